@@ -1,0 +1,249 @@
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// The university's passing mark: a grade of 61 or more passes.
+pub const PASSING_NOTA: u8 = 61;
+
+/// Student id: a positive integer of at most 12 digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Carnet(u64);
+
+impl Carnet {
+    pub const MAX: u64 = 999_999_999_999;
+
+    pub fn new(value: u64) -> Result<Self, String> {
+        match value {
+            0 => Err("must be a positive integer".into()),
+            v if v > Self::MAX => Err(format!("must have at most 12 digits (got {v})")),
+            v => Ok(Self(v)),
+        }
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Student name: 1..=100 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct StudentName(String);
+
+impl StudentName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 {
+            return Err("must not be blank".into());
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters (got {chars})", Self::MAX_CHARS));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Course code, normalised to upper case (`so1` and `SO1` are the same course).
+/// Whether the course exists is the catalog's business, not this type's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CourseCode(String);
+
+impl CourseCode {
+    pub const MAX_CHARS: usize = 10;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err("must not be blank".into());
+        }
+        if code.len() > Self::MAX_CHARS || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "must be a course code of at most {} letters and digits, like SO1",
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(Self(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CourseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Grade 0..=100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Nota(u8);
+
+impl Nota {
+    pub fn new(value: u64) -> Result<Self, String> {
+        u8::try_from(value)
+            .ok()
+            .filter(|v| *v <= 100)
+            .map(Self)
+            .ok_or_else(|| format!("must be between 0 and 100 (got {value})"))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    pub fn passed(self) -> bool {
+        self.0 >= PASSING_NOTA
+    }
+}
+
+/// Semester of the academic year: first (`1S`) or second (`2S`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Semester {
+    First,
+    Second,
+}
+
+impl Semester {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "1S" => Ok(Self::First),
+            "2S" => Ok(Self::Second),
+            other => Err(format!("must be 1S or 2S (got {other:?})")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::First => "1S",
+            Self::Second => "2S",
+        }
+    }
+}
+
+impl fmt::Display for Semester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Semester {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Academic year 1990..=2100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Year(u16);
+
+impl Year {
+    pub const MIN: u16 = 1990;
+    pub const MAX: u16 = 2100;
+
+    pub fn new(value: u64) -> Result<Self, String> {
+        u16::try_from(value)
+            .ok()
+            .filter(|v| (Self::MIN..=Self::MAX).contains(v))
+            .map(Self)
+            .ok_or_else(|| format!("must be between {} and {} (got {value})", Self::MIN, Self::MAX))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// Client-chosen key that makes a POST safe to retry: 1..=128 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "Idempotency-Key must be 1 to {} visible ASCII characters (no spaces)",
+                Self::MAX_LEN
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carnet_bounds() {
+        assert!(Carnet::new(0).is_err());
+        assert!(Carnet::new(1).is_ok());
+        assert!(Carnet::new(999_999_999_999).is_ok());
+        assert!(Carnet::new(1_000_000_000_000).is_err());
+    }
+
+    #[test]
+    fn name_is_trimmed_and_bounded() {
+        assert_eq!(StudentName::parse("  Ana  ").unwrap().as_str(), "Ana");
+        assert!(StudentName::parse("   ").is_err());
+        assert!(StudentName::parse(&"ñ".repeat(100)).is_ok());
+        assert!(StudentName::parse(&"ñ".repeat(101)).is_err());
+        assert!(StudentName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn course_code_is_upper_cased() {
+        assert_eq!(CourseCode::parse(" so1 ").unwrap().as_str(), "SO1");
+        assert!(CourseCode::parse("S O1").is_err());
+        assert!(CourseCode::parse("").is_err());
+        assert!(CourseCode::parse("ABCDEFGHIJK").is_err());
+    }
+
+    #[test]
+    fn nota_bounds_and_passing_mark() {
+        assert!(Nota::new(101).is_err());
+        assert!(Nota::new(256).is_err());
+        assert!(!Nota::new(60).unwrap().passed());
+        assert!(Nota::new(61).unwrap().passed());
+        assert!(Nota::new(0).is_ok());
+    }
+
+    #[test]
+    fn semester_and_year() {
+        assert_eq!(Semester::parse("2s").unwrap(), Semester::Second);
+        assert!(Semester::parse("3S").is_err());
+        assert!(Year::new(1989).is_err());
+        assert!(Year::new(1990).is_ok());
+        assert!(Year::new(2100).is_ok());
+        assert!(Year::new(2101).is_err());
+    }
+
+    #[test]
+    fn idempotency_key_rules() {
+        assert!(IdempotencyKey::parse("abc-123").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
+    }
+}

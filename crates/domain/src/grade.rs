@@ -1,0 +1,256 @@
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{Carnet, Catalog, CourseCode, Nota, Semester, StudentName, Year};
+
+/// Which ingestion route stored a grade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Grpc,
+    Rest,
+}
+
+impl Route {
+    pub const ALL: [Route; 2] = [Route::Grpc, Route::Rest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Rest => "rest",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "grpc" => Some(Self::Grpc),
+            "rest" => Some(Self::Rest),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule a submitted field broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every rule a submission broke, so the client can fix them all at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|e| e.field.as_str())
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{} {}", e.field, e.message)).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// A grade that passed every rule, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct NewGrade {
+    pub carnet: Carnet,
+    pub nombre: StudentName,
+    pub curso: CourseCode,
+    pub nota: Nota,
+    pub semestre: Semester,
+    pub year: Year,
+}
+
+impl NewGrade {
+    /// Validates a decoded JSON object as sent by the traffic generators. Numbers may come as
+    /// numeric strings (`"nota": "80"`); unknown extra fields are ignored.
+    pub fn from_json(object: &Map<String, Value>, catalog: &Catalog) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let carnet = field(object, "carnet", &mut errors, |v| integer(v).and_then(Carnet::new));
+        let nombre = field(object, "nombre", &mut errors, |v| text(v).and_then(StudentName::parse));
+        let curso = field(object, "curso", &mut errors, |v| {
+            text(v).and_then(CourseCode::parse).and_then(|code| known_course(code, catalog))
+        });
+        let nota = field(object, "nota", &mut errors, |v| integer(v).and_then(Nota::new));
+        let semestre = field(object, "semestre", &mut errors, |v| text(v).and_then(Semester::parse));
+        let year = field(object, "year", &mut errors, |v| integer(v).and_then(Year::new));
+        match (carnet, nombre, curso, nota, semestre, year) {
+            (Some(carnet), Some(nombre), Some(curso), Some(nota), Some(semestre), Some(year)) => {
+                Ok(Self { carnet, nombre, curso, nota, semestre, year })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// Validates typed fields (as they arrive over gRPC) with the same rules as [`Self::from_json`].
+    pub fn from_parts(
+        carnet: u64,
+        nombre: &str,
+        curso: &str,
+        nota: u64,
+        semestre: &str,
+        year: u64,
+        catalog: &Catalog,
+    ) -> Result<Self, ValidationErrors> {
+        let object = Map::from_iter([
+            ("carnet".to_owned(), Value::from(carnet)),
+            ("nombre".to_owned(), Value::from(nombre)),
+            ("curso".to_owned(), Value::from(curso)),
+            ("nota".to_owned(), Value::from(nota)),
+            ("semestre".to_owned(), Value::from(semestre)),
+            ("year".to_owned(), Value::from(year)),
+        ]);
+        Self::from_json(&object, catalog)
+    }
+
+    /// Stable 64-bit fingerprint (FNV-1a) of the grade, used to tell an idempotent replay from a
+    /// different grade sent under a reused key. Stable across processes and releases.
+    pub fn fingerprint(&self) -> u64 {
+        let canonical = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.carnet.get(),
+            self.nombre.as_str(),
+            self.curso.as_str(),
+            self.nota.get(),
+            self.semestre.as_str(),
+            self.year.get()
+        );
+        canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+}
+
+fn field<T>(
+    object: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+    parse: impl FnOnce(&Value) -> Result<T, String>,
+) -> Option<T> {
+    match object.get(name) {
+        None | Some(Value::Null) => {
+            errors.push(name, "is required");
+            None
+        }
+        Some(value) => parse(value).map_err(|message| errors.push(name, message)).ok(),
+    }
+}
+
+/// An integer, or a string holding one (the original generators send `"nota": "80"`).
+fn integer(value: &Value) -> Result<u64, String> {
+    match value {
+        Value::Number(n) => n.as_u64().ok_or_else(|| format!("must be a non-negative integer (got {n})")),
+        Value::String(s) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("must be a non-negative integer (got {s:?})")),
+        other => Err(format!("must be an integer (got {})", json_kind(other))),
+    }
+}
+
+fn text(value: &Value) -> Result<&str, String> {
+    value.as_str().ok_or_else(|| format!("must be a string (got {})", json_kind(value)))
+}
+
+fn known_course(code: CourseCode, catalog: &Catalog) -> Result<CourseCode, String> {
+    if catalog.contains(&code) {
+        Ok(code)
+    } else {
+        Err(format!("unknown course {code}; known courses: {}", catalog.codes()))
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Course;
+
+    fn catalog() -> Catalog {
+        Catalog::new(["SO1", "BD1"].map(|c| Course { code: CourseCode::parse(c).unwrap(), name: c.into() }))
+    }
+
+    fn parse(value: Value) -> Result<NewGrade, ValidationErrors> {
+        NewGrade::from_json(value.as_object().unwrap(), &catalog())
+    }
+
+    #[test]
+    fn accepts_the_generator_record() {
+        let grade = parse(json!({"carnet": 201900123, "nombre": "Alumno 7", "curso": "so1", "nota": 90,
+                                 "semestre": "2S", "year": 2023, "extra": true}))
+        .unwrap();
+        assert_eq!(grade.curso.as_str(), "SO1");
+        assert_eq!(grade.nota.get(), 90);
+    }
+
+    #[test]
+    fn accepts_numeric_strings() {
+        let grade = parse(json!({"carnet": "237527", "nombre": "A", "curso": "BD1", "nota": "80",
+                                 "semestre": "1S", "year": "2022"}))
+        .unwrap();
+        assert_eq!(grade.carnet.get(), 237527);
+        assert_eq!(grade.year.get(), 2022);
+    }
+
+    #[test]
+    fn lists_every_bad_field() {
+        let errors = parse(json!({"carnet": -1, "nombre": " ", "curso": "XX9", "nota": 101,
+                                  "semestre": "3S", "year": 1800}))
+        .unwrap_err();
+        let fields: Vec<_> = errors.fields().collect();
+        assert_eq!(fields, ["carnet", "nombre", "curso", "nota", "semestre", "year"]);
+        assert!(errors.0[2].message.contains("SO1"), "unknown course lists known ones");
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields() {
+        let errors = parse(json!({"nombre": 5, "nota": 80.5, "curso": null})).unwrap_err();
+        let fields: Vec<_> = errors.fields().collect();
+        assert_eq!(fields, ["carnet", "nombre", "curso", "nota", "semestre", "year"]);
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_discriminating() {
+        let a = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023}))
+            .unwrap();
+        let b = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 91, "semestre": "2S", "year": 2023}))
+            .unwrap();
+        assert_eq!(a.fingerprint(), a.clone().fingerprint());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+}

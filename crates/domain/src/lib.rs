@@ -1,0 +1,13 @@
+//! The grade record and its rules, written once for both ingestion routes.
+//!
+//! Every type here can only be built through a constructor that checks its rule, so a
+//! [`NewGrade`] in hand is always valid (except for catalog membership of its course, which
+//! needs the catalog: see [`Catalog`]).
+
+mod catalog;
+mod fields;
+mod grade;
+
+pub use catalog::{Catalog, Course};
+pub use fields::{Carnet, CourseCode, IdempotencyKey, Nota, Semester, StudentName, Year, PASSING_NOTA};
+pub use grade::{FieldError, NewGrade, Route, ValidationErrors};

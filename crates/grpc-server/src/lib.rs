@@ -1,0 +1,141 @@
+//! Route 1 ("grpc"), server side: the `GradeIngestion` gRPC service over the shared ingestion
+//! service, plus the standard gRPC health service. `/healthz`, `/readyz`, `/metrics` are served
+//! over HTTP on a separate port.
+
+use std::net::SocketAddr;
+
+use grades_domain::{IdempotencyKey, Route, ValidationErrors};
+use grades_ingest::{IngestError, IngestService, StorageArgs, StorageRuntime};
+use grades_kit::{health_router, MetricsRegistry, Shutdown};
+use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
+use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
+use grades_proto::status_from_error;
+use grades_storage::StorageMetrics;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "grpc-server", version, about = "Route 1 (grpc), server side: stores grades received over gRPC")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// gRPC port (GradeIngestion and grpc.health.v1.Health).
+    #[arg(long, env = "GRPC_PORT", default_value_t = 50051)]
+    pub grpc_port: u16,
+    /// HTTP port for /healthz, /readyz and /metrics.
+    #[arg(long, env = "PORT", default_value_t = 8011)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// The gRPC face of the ingestion service.
+pub struct GrpcIngestion {
+    service: IngestService,
+}
+
+#[tonic::async_trait]
+impl GradeIngestion for GrpcIngestion {
+    async fn submit_grade(&self, request: Request<SubmitGradeRequest>) -> Result<Response<SubmitGradeResponse>, Status> {
+        let request = request.into_inner();
+        let result = async {
+            let Some(grade) = request.grade else {
+                let mut errors = ValidationErrors::default();
+                errors.push("grade", "is required");
+                return Err(IngestError::Validation(errors));
+            };
+            let key = match request.idempotency_key.as_str() {
+                "" => None,
+                raw => Some(IdempotencyKey::parse(raw).map_err(|message| {
+                    let mut errors = ValidationErrors::default();
+                    errors.push("Idempotency-Key", message);
+                    IngestError::Validation(errors)
+                })?),
+            };
+            let grade = self
+                .service
+                .validate_parts(grade.carnet, &grade.nombre, &grade.curso, u64::from(grade.nota), &grade.semestre, u64::from(grade.year))
+                .await?;
+            self.service.ingest(grade, key).await
+        }
+        .await;
+        match result {
+            Ok(accepted) => Ok(Response::new(SubmitGradeResponse { id: accepted.id, replayed: accepted.replayed })),
+            Err(error) => Err(status_from_error(&error)),
+        }
+    }
+
+    async fn list_courses(&self, _request: Request<ListCoursesRequest>) -> Result<Response<ListCoursesResponse>, Status> {
+        let catalog = self.service.catalog().await.map_err(|e| status_from_error(&e))?;
+        let courses = catalog.courses().map(|c| Course { code: c.code.as_str().to_owned(), name: c.name }).collect();
+        Ok(Response::new(ListCoursesResponse { courses }))
+    }
+}
+
+pub struct Application {
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    http_router: axum::Router,
+    storage: StorageRuntime,
+    service: IngestService,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let mut registry = MetricsRegistry::new();
+        let storage_metrics = StorageMetrics::new();
+        storage_metrics.register(registry.registry_mut());
+        let storage = StorageRuntime::start(&config.storage, storage_metrics).await?;
+        let service = IngestService::new(Route::Grpc, storage.pool.clone(), storage.writer.clone());
+        let http_router = health_router(storage.readiness(), registry.freeze());
+        let grpc_address = format!("{}:{}", config.bind_address, config.grpc_port);
+        let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
+        let http_address = format!("{}:{}", config.bind_address, config.port);
+        let http_listener = TcpListener::bind(&http_address).await.map_err(|e| format!("cannot listen on {http_address}: {e}"))?;
+        Ok(Self { grpc_listener, http_listener, http_router, storage, service })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
+    pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
+        let Self { grpc_listener, http_listener, http_router, storage, service } = self;
+        tracing::info!(grpc = %grpc_listener.local_addr()?, http = %http_listener.local_addr()?, "grpc-server listening");
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter.set_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+        let grpc = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(GradeIngestionServer::new(GrpcIngestion { service }))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown.wait());
+        let http = grades_kit::serve_http(http_listener, http_router, shutdown.wait());
+        let (grpc, http) = tokio::join!(grpc, http);
+        drop(storage.writer);
+        let _ = storage.writer_task.await;
+        tracing::info!("grpc-server stopped");
+        grpc.map_err(std::io::Error::other)?;
+        http
+    }
+}
+

@@ -1,0 +1,108 @@
+//! `POST /grades`, served identically by both routes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use grades_domain::{IdempotencyKey, NewGrade, ValidationErrors};
+use grades_kit::{HttpMetrics, Problem};
+use grades_storage::latency::LatencyRecorder;
+use serde_json::{json, Value};
+
+use crate::{GradeSink, IngestError};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+struct Front<S> {
+    sink: Arc<S>,
+    metrics: HttpMetrics,
+    latency: LatencyRecorder,
+}
+
+pub fn grades_router<S: GradeSink>(sink: Arc<S>, metrics: HttpMetrics, latency: LatencyRecorder) -> Router {
+    Router::new().route("/grades", post(post_grade::<S>)).with_state(Arc::new(Front { sink, metrics, latency }))
+}
+
+async fn post_grade<S: GradeSink>(State(front): State<Arc<Front<S>>>, request: Request) -> Response {
+    let started = Instant::now();
+    let route = front.sink.route();
+    let mut response = match store(&*front.sink, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    };
+    response.headers_mut().insert("x-route", HeaderValue::from_static(route.as_str()));
+    let elapsed = started.elapsed();
+    front.metrics.observe(route.as_str(), response.status().as_u16(), elapsed);
+    front.latency.record(route, elapsed);
+    response
+}
+
+async fn store<S: GradeSink>(sink: &S, request: Request) -> Result<Response, Problem> {
+    let (parts, body) = request.into_parts();
+    require_json(&parts.headers)?;
+    let object = read_object(body).await?;
+    let key = idempotency_key(&parts.headers);
+    let catalog = sink.catalog().await.map_err(|e| e.to_problem())?;
+
+    let mut errors = ValidationErrors::default();
+    if let Err(message) = &key {
+        errors.push("Idempotency-Key", message.clone());
+    }
+    let grade = match NewGrade::from_json(&object, &catalog) {
+        Ok(grade) => Some(grade),
+        Err(field_errors) => {
+            errors.0.extend(field_errors.0);
+            None
+        }
+    };
+    let (Some(grade), Ok(key)) = (grade, key) else {
+        return Err(IngestError::Validation(errors).to_problem());
+    };
+
+    let accepted = sink.submit(grade, key).await.map_err(|e| e.to_problem())?;
+    let status = if accepted.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(json!({"id": accepted.id, "route": sink.route()}))).into_response())
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        let got = if content_type.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type {content_type:?}") };
+        Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Send the grade as JSON with Content-Type: application/json (got {got}).")))
+    }
+}
+
+async fn read_object(body: Body) -> Result<serde_json::Map<String, Value>, Problem> {
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {} KiB; send one grade per request.", MAX_BODY_BYTES / 1024))
+    })?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(IngestError::Validation(ValidationErrors(vec![grades_domain::FieldError {
+            field: "body".into(),
+            message: "must be a JSON object like {\"carnet\": 201900123, \"nombre\": \"Ana\", \"curso\": \"SO1\", \"nota\": 90, \"semestre\": \"2S\", \"year\": 2023}".into(),
+        }]))
+        .to_problem()),
+        Err(error) => Err(Problem::new(StatusCode::BAD_REQUEST, format!("The body is not valid JSON: {error}."))),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, String> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map_err(|_| "must be visible ASCII".to_owned())
+            .and_then(IdempotencyKey::parse)
+            .map(Some),
+    }
+}

@@ -1,0 +1,66 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// Result of a readiness probe: each dependency's state, and whether traffic may be sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReadyReport {
+    pub ready: bool,
+    pub dependencies: BTreeMap<String, String>,
+}
+
+impl ReadyReport {
+    /// A required dependency: the process is not ready without it.
+    pub fn require(&mut self, name: &str, result: Result<(), String>) {
+        self.ready &= result.is_ok();
+        self.dependencies.insert(name.to_owned(), result.err().map_or("up".into(), |e| format!("down: {e}")));
+    }
+
+    /// An optional dependency: reported, but the process serves without it.
+    pub fn optional(&mut self, name: &str, result: Result<(), String>) {
+        self.dependencies.insert(name.to_owned(), result.err().map_or("up".into(), |e| format!("degraded: {e}")));
+    }
+
+    pub fn new() -> Self {
+        Self { ready: true, dependencies: BTreeMap::new() }
+    }
+}
+
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, ReadyReport> + Send + Sync>;
+
+#[derive(Clone)]
+struct HealthState {
+    readiness: ReadinessCheck,
+    registry: Arc<Registry>,
+}
+
+/// `/healthz` (alive), `/readyz` (dependencies answer) and `/metrics` (Prometheus text).
+pub fn health_router(readiness: ReadinessCheck, registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(HealthState { readiness, registry })
+}
+
+async fn readyz(State(state): State<HealthState>) -> Response {
+    let report = (state.readiness)().await;
+    let status = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(report)).into_response()
+}
+
+async fn metrics(State(state): State<HealthState>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}

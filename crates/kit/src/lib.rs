@@ -1,0 +1,14 @@
+//! Plumbing shared by every grades process, so each binary is a thin `main` over its library.
+
+pub mod health;
+pub mod metrics;
+pub mod problem;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use health::{health_router, ReadinessCheck, ReadyReport};
+pub use metrics::{HttpMetrics, MetricsRegistry};
+pub use problem::Problem;
+pub use serve::serve_http;
+pub use shutdown::{shutdown_signal, Shutdown};

@@ -1,0 +1,67 @@
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::sync::watch;
+
+/// Resolves on SIGTERM (Kubernetes, compose) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received Ctrl-C, shutting down"),
+        _ = terminate => tracing::info!("received SIGTERM, shutting down"),
+    }
+}
+
+/// A shutdown trigger many tasks can await (HTTP server, gRPC server, background flushers).
+#[derive(Clone)]
+pub struct Shutdown {
+    trigger: watch::Sender<bool>,
+    signal: Shared<BoxFuture<'static, ()>>,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        let (trigger, mut rx) = watch::channel(false);
+        let signal = async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+        .boxed()
+        .shared();
+        Self { trigger, signal }
+    }
+
+    /// Triggers this shutdown when the process receives SIGTERM or Ctrl-C.
+    pub fn on_signal(self) -> Self {
+        let trigger = self.trigger.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = trigger.send(true);
+        });
+        self
+    }
+
+    pub fn trigger(&self) {
+        let _ = self.trigger.send(true);
+    }
+
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.signal.clone()
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,81 @@
+//! Route 2 ("rest"): `POST /grades` stored directly through the shared ingestion service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use grades_domain::Route;
+use grades_ingest::{http::grades_router, IngestService, StorageArgs, StorageRuntime};
+use grades_kit::{health_router, HttpMetrics, MetricsRegistry, Shutdown};
+use grades_storage::latency::LatencyRecorder;
+use grades_storage::StorageMetrics;
+use tokio::net::TcpListener;
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "rest-api", version, about = "Route 2 (rest): stores POST /grades directly in MySQL and Redis")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// HTTP port for POST /grades, /healthz, /readyz and /metrics.
+    #[arg(long, env = "PORT", default_value_t = 8002)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    storage: StorageRuntime,
+    latency: LatencyRecorder,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let mut registry = MetricsRegistry::new();
+        let http_metrics = HttpMetrics::register(&mut registry);
+        let storage_metrics = StorageMetrics::new();
+        storage_metrics.register(registry.registry_mut());
+        let storage = StorageRuntime::start(&config.storage, storage_metrics).await?;
+        let service = Arc::new(IngestService::new(Route::Rest, storage.pool.clone(), storage.writer.clone()));
+        let latency = LatencyRecorder::default();
+
+        let readiness = storage.readiness();
+        let router = grades_router(service, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
+        let address = format!("{}:{}", config.bind_address, config.port);
+        let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        Ok(Self { listener, router, storage, latency })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown`, then finishes in-flight requests, drains the writer and exits.
+    pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
+        let Self { listener, router, storage, latency } = self;
+        tracing::info!(address = %listener.local_addr()?, "rest-api listening");
+        let flusher = tokio::spawn(latency.run_flusher(storage.live.clone(), shutdown.wait()));
+        let served = grades_kit::serve_http(listener, router, shutdown.wait()).await;
+        drop(storage.writer);
+        let _ = storage.writer_task.await;
+        let _ = flusher.await;
+        tracing::info!("rest-api stopped");
+        served
+    }
+}
+

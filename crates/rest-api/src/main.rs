@@ -1,0 +1,22 @@
+use clap::Parser;
+use rest_api::{Application, Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    grades_kit::telemetry::init("rest-api");
+    let result = match cli.command {
+        Some(Command::Migrate) => cli.config.storage.migrate_only().await.map(|()| tracing::info!("migrations applied")),
+        None => match Application::build(cli.config).await {
+            Ok(app) => app.run(grades_kit::Shutdown::new().on_signal()).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rest-api: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

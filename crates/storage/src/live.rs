@@ -1,0 +1,192 @@
+//! Redis live state. Derived from MySQL and allowed to lag or vanish: MySQL is the source of truth.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, RedisError, Script};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::writer::StoredGrade;
+
+/// Most recent grades kept for late-joining dashboards.
+pub const RECENT_LEN: isize = 50;
+
+/// Key names, all under one prefix so tests and tenants get their own key space.
+#[derive(Debug, Clone)]
+pub struct LiveKeys {
+    prefix: String,
+}
+
+impl LiveKeys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into() }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    pub fn total(&self) -> String {
+        format!("{}total", self.prefix)
+    }
+    pub fn route_count(&self) -> String {
+        format!("{}route_count", self.prefix)
+    }
+    pub fn students(&self, curso: &str, semestre: &str, year: u16) -> String {
+        format!("{}students:{curso}:{semestre}:{year}", self.prefix)
+    }
+    pub fn recent(&self) -> String {
+        format!("{}recent", self.prefix)
+    }
+    pub fn latency(&self, route: &str, unix_second: u64) -> String {
+        format!("{}lat:{route}:{unix_second}", self.prefix)
+    }
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+}
+
+/// One message on the events channel: everything a dashboard needs to update without a read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchEvent {
+    pub total: u64,
+    pub route_count: RouteCounts,
+    pub grades: Vec<serde_json::Value>,
+    pub students: Vec<StudentCount>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteCounts {
+    #[serde(default)]
+    pub grpc: u64,
+    #[serde(default)]
+    pub rest: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudentCount {
+    pub curso: String,
+    pub semestre: String,
+    pub year: u16,
+    pub students: u64,
+}
+
+/// Applies one committed batch atomically: counters, distinct-student sets, the recent list, and
+/// one pub/sub announcement carrying the new values (so subscribers never read back or poll).
+const RECORD_BATCH: &str = r#"
+local p = ARGV[1]
+local grades = cjson.decode(ARGV[2])
+local total = redis.call('INCRBY', p .. 'total', #grades)
+local touched, order = {}, {}
+for _, g in ipairs(grades) do
+  redis.call('HINCRBY', p .. 'route_count', g.route, 1)
+  local term = g.curso .. ':' .. g.semestre .. ':' .. string.format('%d', g.year)
+  redis.call('SADD', p .. 'students:' .. term, string.format('%d', g.carnet))
+  if not touched[term] then
+    touched[term] = true
+    table.insert(order, {g.curso, g.semestre, g.year, term})
+  end
+  redis.call('LPUSH', p .. 'recent', cjson.encode(g))
+end
+redis.call('LTRIM', p .. 'recent', 0, tonumber(ARGV[3]) - 1)
+local students = {}
+for _, t in ipairs(order) do
+  table.insert(students, {curso = t[1], semestre = t[2], year = t[3],
+                          students = redis.call('SCARD', p .. 'students:' .. t[4])})
+end
+local counts = redis.call('HGETALL', p .. 'route_count')
+local route_count = {}
+for i = 1, #counts, 2 do route_count[counts[i]] = tonumber(counts[i + 1]) end
+local newest_first = {}
+for i = #grades, 1, -1 do table.insert(newest_first, grades[i]) end
+redis.call('PUBLISH', p .. 'events', cjson.encode({total = total, route_count = route_count,
+  grades = newest_first, students = students}))
+return total
+"#;
+
+/// Redis connection that is made on first use and re-made after failures, so a service starts and
+/// serves while Redis is down.
+#[derive(Clone)]
+pub struct LiveState {
+    client: Client,
+    keys: LiveKeys,
+    connection: Arc<Mutex<Option<ConnectionManager>>>,
+    record_batch: Arc<Script>,
+}
+
+impl LiveState {
+    pub fn new(url: &str, prefix: impl Into<String>) -> Result<Self, RedisError> {
+        Ok(Self {
+            client: Client::open(url)?,
+            keys: LiveKeys::new(prefix),
+            connection: Arc::new(Mutex::new(None)),
+            record_batch: Arc::new(Script::new(RECORD_BATCH)),
+        })
+    }
+
+    pub fn keys(&self) -> &LiveKeys {
+        &self.keys
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(1))
+            .set_response_timeout(Duration::from_secs(1))
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let connection = ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ())
+    }
+
+    pub async fn record_batch(&self, grades: &[StoredGrade]) -> Result<(), RedisError> {
+        let payload = serde_json::to_string(grades).map_err(|e| RedisError::from((redis::ErrorKind::TypeError, "encode", e.to_string())))?;
+        let mut connection = self.connection().await?;
+        self.record_batch
+            .prepare_invoke()
+            .arg(self.keys.prefix())
+            .arg(payload)
+            .arg(RECENT_LEN)
+            .invoke_async::<u64>(&mut connection)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn total(&self) -> Result<u64, RedisError> {
+        let mut connection = self.connection().await?;
+        Ok(connection.get::<_, Option<u64>>(self.keys.total()).await?.unwrap_or(0))
+    }
+
+    pub async fn route_counts(&self) -> Result<RouteCounts, RedisError> {
+        let mut connection = self.connection().await?;
+        let (grpc, rest): (Option<u64>, Option<u64>) =
+            redis::cmd("HMGET").arg(self.keys.route_count()).arg("grpc").arg("rest").query_async(&mut connection).await?;
+        Ok(RouteCounts { grpc: grpc.unwrap_or(0), rest: rest.unwrap_or(0) })
+    }
+
+    pub async fn students(&self, curso: &str, semestre: &str, year: u16) -> Result<u64, RedisError> {
+        let mut connection = self.connection().await?;
+        connection.scard(self.keys.students(curso, semestre, year)).await
+    }
+
+    /// Newest first, as JSON objects of the [`StoredGrade`] shape.
+    pub async fn recent(&self, count: usize) -> Result<Vec<serde_json::Value>, RedisError> {
+        let mut connection = self.connection().await?;
+        let raw: Vec<String> = connection.lrange(self.keys.recent(), 0, count.max(1) as isize - 1).await?;
+        Ok(raw.iter().filter_map(|item| serde_json::from_str(item).ok()).collect())
+    }
+}

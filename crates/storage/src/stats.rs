@@ -1,0 +1,167 @@
+//! The dashboard's read queries. Each reads a summary table or walks an index newest-first, so
+//! its cost does not grow with the number of grades stored.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use grades_domain::{CourseCode, Semester, Year};
+use serde::Serialize;
+use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GradeRecord {
+    pub id: u64,
+    pub carnet: u64,
+    pub nombre: String,
+    pub curso: String,
+    pub nota: u8,
+    pub semestre: String,
+    pub year: u16,
+    pub route: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct GradeRow {
+    id: u64,
+    carnet: u64,
+    nombre: String,
+    curso: String,
+    nota: u8,
+    semestre: String,
+    year: u16,
+    route: String,
+    created_at: NaiveDateTime,
+}
+
+impl From<GradeRow> for GradeRecord {
+    fn from(row: GradeRow) -> Self {
+        Self {
+            id: row.id,
+            carnet: row.carnet,
+            nombre: row.nombre,
+            curso: row.curso,
+            nota: row.nota,
+            semestre: row.semestre,
+            year: row.year,
+            route: row.route,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GradeFilter {
+    pub curso: Option<CourseCode>,
+    pub semestre: Option<Semester>,
+    pub year: Option<Year>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GradePage {
+    pub items: Vec<GradeRecord>,
+    /// Pass back as `cursor` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Newest first. `before_id` is the cursor: only grades with a smaller id are returned.
+pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT id, carnet, nombre, curso, nota, semestre, CAST(year AS UNSIGNED) AS year, CAST(route AS CHAR) AS route, created_at FROM grades WHERE 1 = 1",
+    );
+    if let Some(curso) = &filter.curso {
+        query.push(" AND curso = ").push_bind(curso.as_str());
+    }
+    if let Some(semestre) = filter.semestre {
+        query.push(" AND semestre = ").push_bind(semestre.as_str());
+    }
+    if let Some(year) = filter.year {
+        query.push(" AND year = ").push_bind(year.get());
+    }
+    if let Some(before) = before_id {
+        query.push(" AND id < ").push_bind(before);
+    }
+    // One extra row tells whether an older page exists.
+    query.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
+    let mut rows: Vec<GradeRow> = query.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
+    Ok(GradePage { items: rows.into_iter().map(GradeRecord::from).collect(), next_cursor })
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PassFail {
+    pub curso: String,
+    pub semestre: String,
+    pub year: Option<u16>,
+    pub passed: u64,
+    pub failed: u64,
+}
+
+pub async fn pass_fail(pool: &MySqlPool, curso: &CourseCode, semestre: Semester, year: Option<Year>) -> Result<PassFail, sqlx::Error> {
+    let row: Option<(u64, u64)> = sqlx::query_as(
+        "SELECT CAST(passed AS UNSIGNED), CAST(failed AS UNSIGNED) FROM course_term_stats WHERE curso = ? AND semestre = ? AND year = ?",
+    )
+    .bind(curso.as_str())
+    .bind(semestre.as_str())
+    .bind(year.map_or(0, Year::get))
+    .fetch_optional(pool)
+    .await?;
+    let (passed, failed) = row.unwrap_or((0, 0));
+    Ok(PassFail { curso: curso.as_str().to_owned(), semestre: semestre.as_str().to_owned(), year: year.map(Year::get), passed, failed })
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CourseStudents {
+    pub curso: String,
+    pub name: String,
+    pub students: u64,
+}
+
+/// Courses with the most distinct students in a semester (of one year, or of all years).
+pub async fn top_courses(pool: &MySqlPool, semestre: Semester, year: Option<Year>, limit: u32) -> Result<Vec<CourseStudents>, sqlx::Error> {
+    let rows: Vec<(String, String, u64)> = sqlx::query_as(
+        "SELECT s.curso, c.name, CAST(s.students AS UNSIGNED) FROM course_term_stats s JOIN courses c ON c.code = s.curso \
+         WHERE s.semestre = ? AND s.year = ? ORDER BY s.students DESC, s.curso ASC LIMIT ?",
+    )
+    .bind(semestre.as_str())
+    .bind(year.map_or(0, Year::get))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(curso, name, students)| CourseStudents { curso, name, students }).collect())
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StudentAverage {
+    pub carnet: u64,
+    pub nombre: String,
+    pub average: f64,
+    pub grades: u64,
+}
+
+/// Students with the best average grade, over all grades or those of a semester and/or year.
+pub async fn top_students(pool: &MySqlPool, semestre: Option<Semester>, year: Option<Year>, limit: u32) -> Result<Vec<StudentAverage>, sqlx::Error> {
+    let rows: Vec<(u64, String, u64, u64)> = sqlx::query_as(
+        "SELECT carnet, nombre, CAST(grade_sum AS UNSIGNED), CAST(grade_count AS UNSIGNED) FROM student_stats \
+         WHERE semestre = ? AND year = ? ORDER BY avg_nota DESC, grade_count DESC, carnet ASC LIMIT ?",
+    )
+    .bind(semestre.map_or("*", Semester::as_str))
+    .bind(year.map_or(0, Year::get))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(carnet, nombre, sum, count)| StudentAverage {
+            carnet,
+            nombre,
+            average: if count == 0 { 0.0 } else { ((sum as f64 / count as f64) * 100.0).round() / 100.0 },
+            grades: count,
+        })
+        .collect())
+}
+
+/// Grades stored by each route, from MySQL (the source of truth); routes with none are absent.
+pub async fn grades_per_route(pool: &MySqlPool) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    sqlx::query_as("SELECT CAST(route AS CHAR), CAST(grades AS UNSIGNED) FROM route_stats ORDER BY route").fetch_all(pool).await
+}

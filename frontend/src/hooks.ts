@@ -1,0 +1,137 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { errorMessage } from './lib/api';
+
+export interface Polled<T> {
+  data: T | null;
+  error: string | null;
+  loading: boolean;
+  updatedAt: number | null;
+}
+
+export const STATIC_REFRESH_MS = 10_000;
+
+/**
+ * Fetches `fetcher` whenever `key` or `refreshToken` changes, then every `intervalMs`
+ * (skipped while the tab is hidden). `key === null` means "nothing to fetch yet".
+ * Answers that arrive for an older key or an older request are dropped.
+ */
+export function usePolled<T>(
+  key: string | null,
+  fetcher: (signal: AbortSignal) => Promise<T>,
+  refreshToken: string | number,
+  intervalMs: number = STATIC_REFRESH_MS,
+): Polled<T> {
+  const fetcherRef = useRef(fetcher);
+  fetcherRef.current = fetcher;
+  const [state, setState] = useState<Polled<T> & { key: string | null }>({
+    key: null,
+    data: null,
+    error: null,
+    loading: false,
+    updatedAt: null,
+  });
+
+  useEffect(() => {
+    if (key === null) {
+      setState({ key: null, data: null, error: null, loading: false, updatedAt: null });
+      return;
+    }
+    let disposed = false;
+    let seq = 0;
+    let ctrl: AbortController | null = null;
+    const run = () => {
+      ctrl?.abort();
+      const mine = new AbortController();
+      ctrl = mine;
+      const n = ++seq;
+      setState((s) =>
+        s.key === key ? { ...s, loading: true } : { key, data: null, error: null, loading: true, updatedAt: null },
+      );
+      fetcherRef.current(mine.signal).then(
+        (data) => {
+          if (disposed || n !== seq) return;
+          setState({ key, data, error: null, loading: false, updatedAt: Date.now() });
+        },
+        (err: unknown) => {
+          if (disposed || n !== seq || mine.signal.aborted) return;
+          setState((s) => ({ ...s, key, error: errorMessage(err), loading: false, updatedAt: Date.now() }));
+        },
+      );
+    };
+    run();
+    const id = window.setInterval(() => {
+      if (!document.hidden) run();
+    }, intervalMs);
+    return () => {
+      disposed = true;
+      ctrl?.abort();
+      window.clearInterval(id);
+    };
+  }, [key, refreshToken, intervalMs]);
+
+  const fresh = state.key === key;
+  return {
+    data: fresh ? state.data : null,
+    error: fresh ? state.error : null,
+    loading: fresh ? state.loading : key !== null,
+    updatedAt: fresh ? state.updatedAt : null,
+  };
+}
+
+/** `value`, once it has stopped changing for `ms`; `flush()` applies the latest value at once. */
+export function useDebounced<T>(value: T, ms = 350): [T, () => void] {
+  const [v, setV] = useState(value);
+  const latest = useRef(value);
+  latest.current = value;
+  useEffect(() => {
+    const id = window.setTimeout(() => setV(value), ms);
+    return () => window.clearTimeout(id);
+  }, [value, ms]);
+  const flush = useCallback(() => setV(latest.current), []);
+  return [v, flush];
+}
+
+const reducedMotion = () =>
+  typeof window !== 'undefined' && window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+
+/** Tweens a displayed number towards `target` (ease-out), for the big live counters. */
+export function useAnimatedNumber(target: number | null, durationMs = 700): number | null {
+  const [shown, setShown] = useState<number | null>(target);
+  const shownRef = useRef<number | null>(target);
+  useEffect(() => {
+    if (target === null) {
+      shownRef.current = null;
+      setShown(null);
+      return;
+    }
+    const from = shownRef.current;
+    if (from === null || from === target || reducedMotion()) {
+      shownRef.current = target;
+      setShown(target);
+      return;
+    }
+    let raf = 0;
+    const start = performance.now();
+    const step = (now: number) => {
+      const p = Math.min(1, (now - start) / durationMs);
+      const eased = 1 - Math.pow(1 - p, 3);
+      const v = Math.round(from + (target - from) * eased);
+      shownRef.current = v;
+      setShown(v);
+      if (p < 1) raf = requestAnimationFrame(step);
+    };
+    raf = requestAnimationFrame(step);
+    return () => cancelAnimationFrame(raf);
+  }, [target, durationMs]);
+  return shown;
+}
+
+/** Re-renders every `ms` (for relative times). */
+export function useNow(ms = 5000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(Date.now()), ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+  return now;
+}

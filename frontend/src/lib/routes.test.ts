@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { appendThroughput, latencyVerdict, routeLabel, toRouteRows, trafficShares } from './routes';
+import type { RouteStats } from './types';
+
+const stats: RouteStats = {
+  window_seconds: 60,
+  routes: [
+    { route: 'rest', stored: 634, requests: 600, throughput_per_sec: 10, p50_ms: 5.4, p99_ms: 30 },
+    { route: 'grpc', stored: 600, requests: 580, throughput_per_sec: 9.7, p50_ms: 3, p99_ms: 12 },
+  ],
+};
+
+describe('trafficShares', () => {
+  it('computes shares in a fixed order', () => {
+    const s = trafficShares({ rest: 75, grpc: 25 });
+    expect(s.map((x) => x.route)).toEqual(['grpc', 'rest']);
+    expect(s[0].share).toBe(0.25);
+    expect(s[1].share).toBe(0.75);
+    expect(s[0].label).toBe('gRPC');
+  });
+  it('always has grpc and rest, null shares without traffic', () => {
+    const s = trafficShares({});
+    expect(s.map((x) => [x.route, x.count, x.share])).toEqual([
+      ['grpc', 0, null],
+      ['rest', 0, null],
+    ]);
+    expect(trafficShares(undefined)).toHaveLength(2);
+  });
+  it('keeps unknown routes after the known ones', () => {
+    const s = trafficShares({ zeta: 1, grpc: 1, alpha: 2, rest: 0 });
+    expect(s.map((x) => x.route)).toEqual(['grpc', 'rest', 'alpha', 'zeta']);
+    expect(s.reduce((a, b) => a + (b.share ?? 0), 0)).toBeCloseTo(1);
+  });
+});
+
+describe('toRouteRows', () => {
+  it('orders rows and derives share from stored', () => {
+    const rows = toRouteRows(stats);
+    expect(rows.map((r) => r.route)).toEqual(['grpc', 'rest']);
+    expect(rows[0].share).toBeCloseTo(600 / 1234);
+    expect(rows[0].throughput).toBe(9.7);
+    expect(rows[0].p50).toBe(3);
+    expect(rows[1].p99).toBe(30);
+  });
+  it('prefers the fresher live route_count', () => {
+    const rows = toRouteRows(stats, { grpc: 700, rest: 300 });
+    expect(rows[0].stored).toBe(700);
+    expect(rows[0].share).toBe(0.7);
+  });
+  it('marks the fastest p50', () => {
+    const rows = toRouteRows(stats);
+    expect(rows.find((r) => r.fastest)?.route).toBe('grpc');
+  });
+  it('handles null latencies and missing stats', () => {
+    const rows = toRouteRows({
+      window_seconds: 60,
+      routes: [{ route: 'grpc', stored: 0, requests: 0, throughput_per_sec: 0, p50_ms: null, p99_ms: null }],
+    });
+    expect(rows).toHaveLength(2);
+    expect(rows[0].p50).toBeNull();
+    expect(rows[0].share).toBeNull();
+    expect(rows.some((r) => r.fastest)).toBe(false);
+    expect(toRouteRows(null).map((r) => r.route)).toEqual(['grpc', 'rest']);
+  });
+});
+
+describe('latencyVerdict', () => {
+  it('compares p50 between routes', () => {
+    const v = latencyVerdict(toRouteRows(stats));
+    expect(v?.faster).toBe('gRPC');
+    expect(v?.slower).toBe('REST');
+    expect(v?.ratio).toBeCloseTo(1.8);
+  });
+  it('says nothing without traffic on both', () => {
+    expect(latencyVerdict(toRouteRows(null))).toBeNull();
+  });
+});
+
+describe('appendThroughput', () => {
+  it('keeps a bounded history, newest last', () => {
+    let h = appendThroughput([], stats, 1);
+    h = appendThroughput(h, stats, 2);
+    h = appendThroughput(h, stats, 3, 2);
+    expect(h.map((p) => p.t)).toEqual([2, 3]);
+    expect(h[1].grpc).toBe(9.7);
+    expect(h[1].rest).toBe(10);
+  });
+  it('replaces a sample with the same timestamp', () => {
+    const h = appendThroughput(appendThroughput([], stats, 1), { window_seconds: 60, routes: [] }, 1);
+    expect(h).toEqual([{ t: 1 }]);
+  });
+  it('labels routes', () => {
+    expect(routeLabel('http3')).toBe('HTTP3');
+  });
+});
