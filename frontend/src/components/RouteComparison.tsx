@@ -1,0 +1,127 @@
+import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
+import { latencyVerdict, toRouteRows } from '../lib/routes';
+import { useRealtime } from '../realtime';
+import { EmptyState, Panel, tooltipStyle } from './ui';
+
+export function RouteComparison() {
+  const { routes, live, throughput, routesAt, conn } = useRealtime();
+  const rows = toRouteRows(routes, live?.route_count);
+  const verdict = latencyVerdict(rows);
+  const maxP99 = Math.max(1, ...rows.map((r) => r.p99 ?? 0));
+  const windowS = routes?.window_seconds ?? 60;
+  const stale = routesAt !== null && Date.now() - routesAt > 15_000;
+
+  return (
+    <Panel
+      title="Route comparison"
+      subtitle={
+        <>
+          gRPC vs REST · throughput and latency over the last {windowS}s
+          {conn.status !== 'connected' && routes ? ' · via HTTP fallback' : ''}
+          {stale ? ' · stale' : ''}
+        </>
+      }
+      className="area-routes"
+      testId="panel-routes"
+      actions={
+        verdict ? (
+          <span className="verdict" data-testid="routes-verdict">
+            <strong>{verdict.faster}</strong> p50 {verdict.ratio >= 1.05 ? `${verdict.ratio.toFixed(1)}× lower than ${verdict.slower}` : `≈ ${verdict.slower}`}
+          </span>
+        ) : null
+      }
+    >
+      {!routes && !live ? (
+        <EmptyState message="Waiting for route statistics…" testId="routes-empty" />
+      ) : (
+        <div className="routes">
+          <div className="routes-left">
+            <div className="share">
+              <div className="share-head">
+                <span className="share-title">Share of stored grades</span>
+                <span className="share-total">{formatNumber(rows.reduce((a, r) => a + r.stored, 0))} total</span>
+              </div>
+              <div className="share-bar">
+                {rows.some((r) => r.share) ? (
+                  rows.map((r) =>
+                    r.share ? (
+                      <span key={r.route} style={{ width: `${r.share * 100}%`, background: r.color }} title={`${r.label} ${formatPercent(r.share)}`}>
+                        {r.share >= 0.12 ? `${r.label} ${formatPercent(r.share, 0)}` : ''}
+                      </span>
+                    ) : null,
+                  )
+                ) : (
+                  <span className="share-none">no traffic yet</span>
+                )}
+              </div>
+            </div>
+            <table className="table table-compact routes-table">
+              <thead>
+                <tr>
+                  <th>Route</th>
+                  <th className="num">Stored</th>
+                  <th className="num">Share</th>
+                  <th className="num">Throughput</th>
+                  <th className="num">p50</th>
+                  <th className="num">p99</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.route} data-testid={`routes-row-${r.route}`}>
+                    <td>
+                      <span className="route-name">
+                        <span className="swatch" style={{ background: r.color }} />
+                        {r.label}
+                        {r.fastest ? <span className="fastest" title="Lowest p50">fastest</span> : null}
+                      </span>
+                    </td>
+                    <td className="num">{formatNumber(r.stored)}</td>
+                    <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
+                    <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
+                    <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
+                    <td className="num">
+                      <span className="p99" data-testid={`routes-p99-${r.route}`}>
+                        <span className="p99-bar" style={{ width: `${((r.p99 ?? 0) / maxP99) * 100}%`, background: r.color }} />
+                        <span className="p99-value">{formatMs(r.p99)}</span>
+                      </span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="routes-chart">
+            <div className="mini-title">Throughput (req/s), live</div>
+            {throughput.length < 2 ? (
+              <div className="chart-placeholder">collecting samples…</div>
+            ) : (
+              <div className="chart">
+                <ResponsiveContainer width="100%" height="100%">
+                  <AreaChart data={throughput} margin={{ top: 6, right: 6, bottom: 0, left: -18 }}>
+                    <defs>
+                      {rows.map((r) => (
+                        <linearGradient key={r.route} id={`tp-${r.route}`} x1="0" y1="0" x2="0" y2="1">
+                          <stop offset="0%" stopColor={r.color} stopOpacity={0.35} />
+                          <stop offset="100%" stopColor={r.color} stopOpacity={0} />
+                        </linearGradient>
+                      ))}
+                    </defs>
+                    <CartesianGrid vertical={false} stroke="#1e2940" />
+                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} tickFormatter={(t) => formatClock(Number(t)).slice(3)} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} minTickGap={40} />
+                    <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={44} />
+                    <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), name === 'grpc' ? 'gRPC' : name === 'rest' ? 'REST' : String(name)]} />
+                    {rows.map((r) => (
+                      <Area key={r.route} type="monotone" dataKey={r.route} stroke={r.color} strokeWidth={2} fill={`url(#tp-${r.route})`} isAnimationActive={false} dot={false} connectNulls />
+                    ))}
+                  </AreaChart>
+                </ResponsiveContainer>
+              </div>
+            )}
+          </div>
+        </div>
+      )}
+    </Panel>
+  );
+}
