@@ -11,6 +11,7 @@ set -eu
 CONFIG_DIR="${CONFIG_DIR:-/tmp/grades-config}"
 API_BASE_URL="${API_BASE_URL:-}"
 
+# shellcheck disable=SC1003 # the pattern matches a literal backslash
 case "$API_BASE_URL" in
   *'"'* | *'\'* | *'<'* | *'>'* | *' '*)
     echo "grades-dashboard: API_BASE_URL contains a character not allowed in a URL: $API_BASE_URL" >&2
