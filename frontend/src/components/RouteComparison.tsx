@@ -1,6 +1,6 @@
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
-import { latencyVerdict, toRouteRows } from '../lib/routes';
+import { latencyVerdict, timeTicks, toRouteRows } from '../lib/routes';
 import { useRealtime } from '../realtime';
 import { EmptyState, Panel, tooltipStyle } from './ui';
 
@@ -60,9 +60,9 @@ export function RouteComparison() {
               <thead>
                 <tr>
                   <th>Route</th>
-                  <th className="num">Stored</th>
+                  <th className="num col-stored">Stored</th>
                   <th className="num">Share</th>
-                  <th className="num">Throughput</th>
+                  <th className="num"><span className="wide-only">Throughput</span><span className="narrow-only">Req/s</span></th>
                   <th className="num">p50</th>
                   <th className="num">p99</th>
                 </tr>
@@ -77,7 +77,7 @@ export function RouteComparison() {
                         {r.fastest ? <span className="fastest" title="Lowest p50">fastest</span> : null}
                       </span>
                     </td>
-                    <td className="num">{formatNumber(r.stored)}</td>
+                    <td className="num col-stored">{formatNumber(r.stored)}</td>
                     <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
                     <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
                     <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
@@ -109,7 +109,7 @@ export function RouteComparison() {
                       ))}
                     </defs>
                     <CartesianGrid vertical={false} stroke="#1e2940" />
-                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} tickFormatter={(t) => formatClock(Number(t)).slice(3)} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} minTickGap={40} />
+                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} />
                     <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={44} />
                     <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), name === 'grpc' ? 'gRPC' : name === 'rest' ? 'REST' : String(name)]} />
                     {rows.map((r) => (

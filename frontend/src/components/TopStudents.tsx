@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { usePolled, useDebounced } from '../hooks';
-import { averageAxisMin, toTopStudentBars, type TopStudentBar } from '../lib/charts';
+import { averageAxisMin, averageAxisTicks, toTopStudentBars, type TopStudentBar } from '../lib/charts';
 import { formatAverage, formatNumber } from '../lib/format';
 import { parseYear } from '../lib/terms';
 import { useRealtime } from '../realtime';
@@ -41,7 +41,7 @@ export function TopStudents({ refreshAll }: { refreshAll: number }) {
               </linearGradient>
             </defs>
             <CartesianGrid horizontal={false} stroke="#1e2940" />
-            <XAxis type="number" domain={[averageAxisMin(bars), 100]} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} />
+            <XAxis type="number" domain={[averageAxisMin(bars), 100]} ticks={averageAxisTicks(averageAxisMin(bars))} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} />
             <YAxis type="category" dataKey="label" width={150} tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 13 }} />
             <Tooltip
               {...tooltipStyle}

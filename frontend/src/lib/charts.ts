@@ -53,3 +53,12 @@ export function averageAxisMin(bars: TopStudentBar[]): number {
   const min = Math.min(...bars.map((b) => b.average));
   return Math.max(0, Math.floor((min - 10) / 10) * 10);
 }
+
+/** Round ticks (step 5, 10 or 20) from `min` to 100 for the average axis. */
+export function averageAxisTicks(min: number): number[] {
+  const span = 100 - min;
+  const step = span <= 30 ? 5 : span <= 60 ? 10 : 20;
+  const ticks: number[] = [];
+  for (let t = 100; t >= min; t -= step) ticks.unshift(t);
+  return ticks;
+}

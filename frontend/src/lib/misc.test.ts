@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildUrl, problemMessage } from './api';
-import { averageAxisMin, toTopCourseBars, toTopStudentBars } from './charts';
+import { averageAxisMin, averageAxisTicks, toTopCourseBars, toTopStudentBars } from './charts';
 import { resolveEndpoints } from './config';
 import { connReducer, initialConn, OFFLINE_AFTER_ATTEMPTS } from './connection';
 import { describeTerm, newestTerm, parseYear } from './terms';
@@ -134,5 +134,13 @@ describe('connection state', () => {
     expect(connReducer(initialConn, { type: 'disconnect', reason: 'io client disconnect' }).status).toBe('offline');
     const live = connReducer(initialConn, { type: 'connect' });
     expect(connReducer(live, { type: 'reconnect_attempt', attempt: 5 })).toBe(live);
+  });
+});
+
+describe('averageAxisTicks', () => {
+  it('picks round steps', () => {
+    expect(averageAxisTicks(80)).toEqual([80, 85, 90, 95, 100]);
+    expect(averageAxisTicks(50)).toEqual([50, 60, 70, 80, 90, 100]);
+    expect(averageAxisTicks(0)).toEqual([0, 20, 40, 60, 80, 100]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendThroughput, latencyVerdict, routeLabel, toRouteRows, trafficShares } from './routes';
+import { appendThroughput, latencyVerdict, routeLabel, timeTicks, toRouteRows, trafficShares } from './routes';
 import type { RouteStats } from './types';
 
 const stats: RouteStats = {
@@ -91,5 +91,16 @@ describe('appendThroughput', () => {
   });
   it('labels routes', () => {
     expect(routeLabel('http3')).toBe('HTTP3');
+  });
+});
+
+describe('timeTicks', () => {
+  it('uses whole 15 s steps inside the range', () => {
+    const h = Array.from({ length: 60 }, (_, i) => ({ t: 1_000_000 + i * 1000 }));
+    expect(timeTicks(h)).toEqual([1_005_000, 1_020_000, 1_035_000, 1_050_000]);
+  });
+  it('falls back to the ends on short histories', () => {
+    expect(timeTicks([{ t: 1000 }, { t: 3000 }])).toEqual([1000, 3000]);
+    expect(timeTicks([{ t: 1000 }])).toEqual([1000]);
   });
 });

@@ -153,3 +153,15 @@ export function appendThroughput(
   next.push(point);
   return next.length > max ? next.slice(next.length - max) : next;
 }
+
+/** X-axis ticks for the throughput history: whole multiples of `stepMs`, at most `max` of them. */
+export function timeTicks(history: ThroughputPoint[], stepMs = 15_000, max = 4): number[] {
+  if (history.length < 2) return history.map((p) => p.t);
+  const first = history[0].t;
+  const last = history[history.length - 1].t;
+  let step = stepMs;
+  while ((last - first) / step > max) step *= 2;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(first / step) * step; t <= last; t += step) ticks.push(t);
+  return ticks.length >= 2 ? ticks : [first, last];
+}
