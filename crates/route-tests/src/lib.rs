@@ -1,0 +1,116 @@
+//! `spawn_app(route)`: the real services of one route, in-process on port 0, against a fresh
+//! database and Redis key space of their own.
+
+use std::time::Duration;
+
+use grades_domain::Route;
+use grades_ingest::StorageArgs;
+use grades_kit::Shutdown;
+use grades_testkit::{TcpProxy, TestDatabase, TestRedis};
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub route: Route,
+    /// Base URL of the HTTP service taking POST /grades for this route.
+    pub base_url: String,
+    /// grpc-server addresses (route grpc only).
+    pub grpc_url: Option<String>,
+    pub grpc_admin_url: Option<String>,
+    pub db: TestDatabase,
+    pub redis: TestRedis,
+    /// MySQL and Redis as the services see them, through proxies a test can stop.
+    pub mysql_proxy: TcpProxy,
+    pub redis_proxy: TcpProxy,
+    pub http: reqwest::Client,
+    shutdown: Shutdown,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app(route: Route) -> TestApp {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::new().await;
+    let mysql_proxy = TcpProxy::for_url(&db.url()).await;
+    let redis_proxy = TcpProxy::for_url(redis.url()).await;
+    let storage = StorageArgs {
+        mysql_url: mysql_proxy.rewrite(&db.url()),
+        redis_url: redis_proxy.rewrite(redis.url()),
+        redis_prefix: redis.prefix().to_owned(),
+        migrate: true,
+        mysql_max_connections: 5,
+    };
+    let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    let (base_url, grpc_url, grpc_admin_url) = match route {
+        Route::Rest => {
+            let config = rest_api::Config { port: 0, bind_address: "127.0.0.1".into(), storage };
+            let app = rest_api::Application::build(config).await.expect("build rest-api");
+            let base_url = format!("http://{}", app.local_addr());
+            tasks.push(tokio::spawn(app.run(shutdown.clone())));
+            (base_url, None, None)
+        }
+        Route::Grpc => {
+            let config = grpc_server::Config { grpc_port: 0, port: 0, bind_address: "127.0.0.1".into(), storage: storage.clone() };
+            let server = grpc_server::Application::build(config).await.expect("build grpc-server");
+            let grpc_url = format!("http://{}", server.grpc_addr());
+            let admin_url = format!("http://{}", server.http_addr());
+            tasks.push(tokio::spawn(server.run(shutdown.clone())));
+            let config = grpc_client::Config {
+                port: 0,
+                bind_address: "127.0.0.1".into(),
+                grpc_server_url: grpc_url.clone(),
+                redis_url: storage.redis_url.clone(),
+                redis_prefix: storage.redis_prefix.clone(),
+                grpc_timeout_ms: 10_000,
+            };
+            let client = grpc_client::Application::build(config).await.expect("build grpc-client");
+            let base_url = format!("http://{}", client.local_addr());
+            tasks.push(tokio::spawn(client.run(shutdown.clone())));
+            (base_url, Some(grpc_url), Some(admin_url))
+        }
+    };
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+    TestApp { route, base_url, grpc_url, grpc_admin_url, db, redis, mysql_proxy, redis_proxy, http, shutdown, tasks }
+}
+
+impl TestApp {
+    pub async fn post_grade(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(format!("{}/grades", self.base_url)).json(body).send().await.expect("POST /grades")
+    }
+
+    pub async fn post_raw(&self, content_type: Option<&str>, body: impl Into<reqwest::Body>, key: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}/grades", self.base_url)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("POST /grades")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base_url)).send().await.expect("GET")
+    }
+
+    pub fn trigger_shutdown(&self) {
+        self.shutdown.trigger();
+    }
+
+    /// Triggers shutdown and waits for every service of the route to exit cleanly.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        for task in self.tasks.drain(..) {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("service stops within 20 s")
+                .expect("service task")
+                .expect("service exits cleanly");
+        }
+    }
+}
+
+/// A valid grade; tests change one field at a time.
+pub fn grade(carnet: u64, curso: &str, nota: u64) -> serde_json::Value {
+    serde_json::json!({"carnet": carnet, "nombre": format!("Alumno {carnet}"), "curso": curso, "nota": nota,
+                       "semestre": "2S", "year": 2023})
+}

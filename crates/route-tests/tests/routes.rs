@@ -1,0 +1,374 @@
+//! Both ingestion routes held to one contract (docs/CONTRACTS.md), against real MySQL and Redis.
+//! Every test runs against route "grpc" (grpc-client -> grpc-server) and route "rest" (rest-api).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::future::join_all;
+use grades_domain::Route;
+use grades_testkit::eventually;
+use redis::AsyncCommands;
+use route_tests::{grade, spawn_app, TestApp};
+use serde_json::{json, Value};
+
+async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("JSON body")
+}
+
+fn assert_problem(response: &reqwest::Response, status: u16) {
+    assert_eq!(response.status().as_u16(), status, "status");
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+async fn redis_total(app: &TestApp) -> Option<u64> {
+    let mut connection = app.redis.connection().await;
+    connection.get::<_, Option<u64>>(format!("{}total", app.redis.prefix())).await.expect("GET total")
+}
+
+#[tokio::test]
+async fn a_grade_through_each_route_lands_in_mysql_and_redis() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let response = app.post_grade(&grade(201900123, "so1", 90)).await;
+        assert_eq!(response.status().as_u16(), 201, "route {route}");
+        assert_eq!(response.headers()["x-route"], route.as_str());
+        let created = body(response).await;
+        assert_eq!(created["route"], route.as_str());
+        let id = created["id"].as_u64().expect("numeric id");
+
+        let row: (u64, String, String, u8, String, u16, String) =
+            sqlx::query_as("SELECT carnet, nombre, curso, nota, semestre, year, CAST(route AS CHAR) FROM grades WHERE id = ?")
+                .bind(id)
+                .fetch_one(app.db.pool())
+                .await
+                .expect("stored row");
+        assert_eq!(row, (201900123, "Alumno 201900123".into(), "SO1".into(), 90, "2S".into(), 2023, route.as_str().into()));
+
+        let prefix = app.redis.prefix().to_owned();
+        let mut connection = app.redis.connection().await;
+        let total = eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 1) }).await;
+        assert_eq!(total, Some(1), "redis total for route {route}");
+        let member: bool = connection.sismember(format!("{prefix}students:SO1:2S:2023"), "201900123").await.unwrap();
+        assert!(member, "student recorded for the course term");
+        let by_route: Option<u64> = connection.hget(format!("{prefix}route_count"), route.as_str()).await.unwrap();
+        assert_eq!(by_route, Some(1));
+        let recent: Vec<String> = connection.lrange(format!("{prefix}recent"), 0, -1).await.unwrap();
+        let recent: Value = serde_json::from_str(&recent[0]).unwrap();
+        assert_eq!(recent["id"].as_u64(), Some(id));
+        assert_eq!(recent["route"], route.as_str());
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn every_validation_rule_is_enforced_and_reported_per_field() {
+    let cases: Vec<(&str, Value)> = vec![
+        ("carnet", json!(0)),
+        ("carnet", json!(-5)),
+        ("carnet", json!(1_000_000_000_000_u64)),
+        ("carnet", json!("12a")),
+        ("carnet", json!(1.5)),
+        ("nombre", json!("   ")),
+        ("nombre", json!("x".repeat(101))),
+        ("nombre", json!(42)),
+        ("curso", json!("XYZ")),
+        ("curso", json!("")),
+        ("nota", json!(101)),
+        ("nota", json!(-1)),
+        ("nota", json!("ochenta")),
+        ("semestre", json!("3S")),
+        ("semestre", json!(1)),
+        ("year", json!(1989)),
+        ("year", json!(2101)),
+        ("year", Value::Null),
+    ];
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        for (field, value) in &cases {
+            let mut body_json = grade(1, "SO1", 80);
+            body_json[*field] = value.clone();
+            let response = app.post_grade(&body_json).await;
+            assert_problem(&response, 422);
+            let problem = body(response).await;
+            let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+            assert_eq!(fields, [*field], "route {route}, {field} = {value}");
+            assert!(problem["detail"].as_str().unwrap().contains(field));
+        }
+        // Every bad field at once, and a missing one, are all listed.
+        let response = app.post_grade(&json!({"carnet": 0, "nombre": "", "curso": "NOPE", "nota": 500, "semestre": "X"})).await;
+        assert_problem(&response, 422);
+        let problem = body(response).await;
+        let fields: HashSet<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, HashSet::from(["carnet", "nombre", "curso", "nota", "semestre", "year"]), "route {route}");
+        assert!(problem["errors"].to_string().contains("SO1"), "unknown course lists the known ones");
+
+        // Passing mark boundaries and case-insensitive course codes are accepted.
+        for (curso, nota) in [("bd1", 0), ("Lfp", 100), ("sa", 61), ("AYD1", 60)] {
+            let response = app.post_grade(&grade(7, curso, nota)).await;
+            assert_eq!(response.status().as_u16(), 201, "route {route} {curso} {nota}");
+        }
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 4, "rejected grades store nothing");
+        let codes: Vec<String> = sqlx::query_scalar("SELECT curso FROM grades ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+        assert_eq!(codes, ["BD1", "LFP", "SA", "AYD1"]);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn numeric_strings_and_extra_fields_are_accepted() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let response = app
+            .post_grade(&json!({"carnet": "237527", "nombre": "Alumno 3", "curso": "SA", "nota": "80",
+                                "semestre": "1S", "year": "2022", "extra": {"ignored": true}}))
+            .await;
+        assert_eq!(response.status().as_u16(), 201, "route {route}");
+        let row: (u64, u8, u16) = sqlx::query_as("SELECT carnet, nota, year FROM grades").fetch_one(app.db.pool()).await.unwrap();
+        assert_eq!(row, (237527, 80, 2022));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_get_problem_details() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let response = app.post_raw(Some("application/json"), "{\"carnet\": ", None).await;
+        assert_problem(&response, 400);
+        assert!(body(response).await["detail"].as_str().unwrap().contains("not valid JSON"));
+
+        let response = app.post_raw(Some("text/plain"), grade(1, "SO1", 80).to_string(), None).await;
+        assert_problem(&response, 415);
+        let response = app.post_raw(None, grade(1, "SO1", 80).to_string(), None).await;
+        assert_problem(&response, 415);
+        let response = app.post_raw(Some("application/json; charset=utf-8"), grade(1, "SO1", 80).to_string(), None).await;
+        assert_eq!(response.status().as_u16(), 201, "charset parameter is fine");
+
+        let mut big = grade(1, "SO1", 80);
+        big["padding"] = json!("x".repeat(17 * 1024));
+        let response = app.post_raw(Some("application/json"), big.to_string(), None).await;
+        assert_problem(&response, 413);
+
+        let response = app.post_raw(Some("application/json"), "[1, 2]", None).await;
+        assert_problem(&response, 422);
+
+        let response = app.post_raw(Some("application/json"), grade(1, "SO1", 80).to_string(), Some("bad key with spaces")).await;
+        assert_problem(&response, 422);
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 1, "route {route}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn idempotent_replays_return_the_original_id() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let body_text = grade(42, "SO1", 75).to_string();
+        let first = app.post_raw(Some("application/json"), body_text.clone(), Some("key-1")).await;
+        assert_eq!(first.status().as_u16(), 201);
+        let id = body(first).await["id"].as_u64().unwrap();
+
+        let replay = app.post_raw(Some("application/json"), body_text.clone(), Some("key-1")).await;
+        assert_eq!(replay.status().as_u16(), 200, "route {route}");
+        assert_eq!(body(replay).await["id"].as_u64(), Some(id));
+
+        let conflict = app.post_raw(Some("application/json"), grade(42, "SO1", 76).to_string(), Some("key-1")).await;
+        assert_problem(&conflict, 409);
+
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 1);
+        // Summaries count the grade once.
+        assert_eq!(app.db.count("SELECT CAST(passed + failed AS SIGNED) FROM course_term_stats WHERE year = 2023").await, 1);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_replays_store_exactly_one_grade() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let body_text = grade(43, "BD1", 88).to_string();
+        let responses = join_all((0..25).map(|_| app.post_raw(Some("application/json"), body_text.clone(), Some("race-key")))).await;
+        let mut created = 0;
+        let mut ids = HashSet::new();
+        for response in responses {
+            match response.status().as_u16() {
+                201 => created += 1,
+                200 => {}
+                other => panic!("unexpected status {other} on route {route}"),
+            }
+            ids.insert(body(response).await["id"].as_u64().unwrap());
+        }
+        assert_eq!(created, 1, "exactly one request creates the grade (route {route})");
+        assert_eq!(ids.len(), 1, "every replay returns the same id");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 1);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_posts_give_exactly_two_hundred_rows() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let responses = join_all((1..=200_u64).map(|i| app.post_grade(&grade(1000 + i, ["SO1", "BD1", "LFP", "SA", "AYD1"][i as usize % 5], i % 101)))).await;
+        let mut ids = HashSet::new();
+        for response in responses {
+            assert_eq!(response.status().as_u16(), 201, "route {route}");
+            ids.insert(body(response).await["id"].as_u64().unwrap());
+        }
+        assert_eq!(ids.len(), 200, "distinct ids");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 200);
+        assert_eq!(app.db.count("SELECT COUNT(DISTINCT id) FROM grades").await, 200);
+        assert_eq!(app.db.count("SELECT CAST(SUM(students) AS SIGNED) FROM course_term_stats WHERE year = 2023").await, 200);
+        assert_eq!(app.db.count("SELECT CAST(grades AS SIGNED) FROM route_stats").await, 200);
+        let total = eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 200) }).await;
+        assert_eq!(total, Some(200), "redis total (route {route})");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn redis_down_still_accepts_grades_and_counts_the_failure() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        assert_eq!(app.post_grade(&grade(1, "SO1", 70)).await.status().as_u16(), 201);
+        app.redis_proxy.stop();
+        let response = app.post_grade(&grade(2, "SO1", 71)).await;
+        assert_eq!(response.status().as_u16(), 201, "route {route}: MySQL is the source of truth");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 2);
+
+        let ready = if route == Route::Rest { app.get("/readyz").await } else { app.http.get(format!("{}/readyz", app.grpc_admin_url.as_ref().unwrap())).send().await.unwrap() };
+        assert_eq!(ready.status().as_u16(), 200, "redis is optional for readiness");
+        assert!(body(ready).await["dependencies"]["redis"].as_str().unwrap().starts_with("degraded"));
+
+        let metrics_url = app.grpc_admin_url.clone().unwrap_or_else(|| app.base_url.clone());
+        let failures = eventually(Duration::from_secs(10), || async {
+            let text = app.http.get(format!("{metrics_url}/metrics")).send().await.ok()?.text().await.ok()?;
+            let line = text.lines().find(|l| l.starts_with("grades_redis_failures_total"))?.to_owned();
+            (line.split_whitespace().nth(1)?.parse::<f64>().ok()? >= 1.0).then_some(line)
+        })
+        .await;
+        assert!(failures.is_some(), "redis failure counted in metrics (route {route})");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn mysql_down_gives_503_with_retry_after_and_recovers() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        assert_eq!(app.post_grade(&grade(1, "SO1", 70)).await.status().as_u16(), 201);
+        app.mysql_proxy.stop();
+        let response = app.post_grade(&grade(2, "SO1", 71)).await;
+        assert_problem(&response, 503);
+        assert!(response.headers().contains_key("retry-after"), "route {route}");
+        let ready_url = app.grpc_admin_url.clone().unwrap_or_else(|| app.base_url.clone());
+        let ready = app.http.get(format!("{ready_url}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status().as_u16(), 503, "not ready without MySQL");
+
+        app.mysql_proxy.resume().await;
+        let recovered = eventually(Duration::from_secs(10), || async {
+            (app.post_grade(&grade(3, "SO1", 72)).await.status().as_u16() == 201).then_some(())
+        })
+        .await;
+        assert!(recovered.is_some(), "route {route} recovers when MySQL is back");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM grades WHERE carnet = 2").await, 0, "a 503 stored nothing");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_served() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+        let ready = app.get("/readyz").await;
+        assert_eq!(ready.status().as_u16(), 200, "route {route}");
+        app.post_grade(&grade(1, "SO1", 70)).await;
+        app.post_raw(Some("text/plain"), "x", None).await;
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains(&format!("grades_http_requests_total{{route=\"{route}\",status=\"201\"}} 1")), "{metrics}");
+        assert!(metrics.contains(&format!("grades_http_requests_total{{route=\"{route}\",status=\"415\"}} 1")));
+        assert!(metrics.contains("grades_http_request_duration_seconds_bucket"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn grpc_server_speaks_standard_health_and_grpc_client_needs_it() {
+    let app = spawn_app(Route::Grpc).await;
+    let channel = tonic::transport::Endpoint::from_shared(app.grpc_url.clone().unwrap()).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "grades.v1.GradeIngestion".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving);
+
+    // Direct gRPC callers get the same validation, as INVALID_ARGUMENT with field details.
+    let mut client = grades_proto::v1::grade_ingestion_client::GradeIngestionClient::new(channel);
+    let error = client
+        .submit_grade(grades_proto::v1::SubmitGradeRequest {
+            grade: Some(grades_proto::v1::Grade { carnet: 1, nombre: "A".into(), curso: "XX".into(), nota: 300, semestre: "2S".into(), year: 2023 }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    match grades_proto::error_from_status(&error) {
+        grades_ingest::IngestError::Validation(errors) => assert_eq!(errors.fields().collect::<Vec<_>>(), ["curso", "nota"]),
+        other => panic!("expected validation error, got {other:?}"),
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_route_answers_503_when_grpc_server_is_gone() {
+    let rest = spawn_app(Route::Rest).await; // only for its database
+    let config = grpc_client::Config {
+        port: 0,
+        bind_address: "127.0.0.1".into(),
+        grpc_server_url: "http://127.0.0.1:1".into(),
+        redis_url: rest.redis.url().to_owned(),
+        redis_prefix: rest.redis.prefix().to_owned(),
+        grpc_timeout_ms: 2_000,
+    };
+    let client = grpc_client::Application::build(config).await.unwrap();
+    let url = format!("http://{}", client.local_addr());
+    let shutdown = grades_kit::Shutdown::new();
+    let task = tokio::spawn(client.run(shutdown.clone()));
+    let response = rest.http.post(format!("{url}/grades")).json(&grade(1, "SO1", 80)).send().await.unwrap();
+    assert_problem(&response, 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let ready = rest.http.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+    rest.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        let requests = (1..=100_u64).map(|i| {
+            let (http, url) = (app.http.clone(), format!("{}/grades", app.base_url));
+            tokio::spawn(async move { http.post(url).json(&grade(5000 + i, "SO1", 90)).send().await.map(|r| r.status().as_u16()) })
+        });
+        let requests: Vec<_> = requests.collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        app.trigger_shutdown();
+        let mut created = 0;
+        for request in requests {
+            match request.await.unwrap() {
+                Ok(201) => created += 1,
+                Ok(other) => panic!("route {route}: in-flight request answered {other} during shutdown"),
+                Err(error) => assert!(error.is_connect() || error.is_request(), "refused, not cut mid-request: {error}"),
+            }
+        }
+        let rows = app.db.count("SELECT COUNT(*) FROM grades").await;
+        assert_eq!(rows, created, "route {route}: every 201 is stored, nothing else");
+        app.stop().await;
+    }
+}

@@ -1,0 +1,208 @@
+//! Test support shared by every crate's integration tests.
+//!
+//! Databases come from `TEST_MYSQL_URL` / `TEST_REDIS_URL` when set (CI and `just test` set them),
+//! otherwise from testcontainers when a Docker engine is reachable. With neither, tests fail with
+//! a message saying how to provide one: a test never passes by skipping.
+
+mod proxy;
+
+use std::time::Duration;
+
+use rand::Rng;
+use sqlx::mysql::MySqlPool;
+use sqlx::Executor;
+use tokio::sync::OnceCell;
+
+pub use proxy::TcpProxy;
+
+const HOW_TO: &str = "Integration tests need a real MySQL/MariaDB and Redis. Either set \
+TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 and TEST_REDIS_URL=redis://127.0.0.1:6379 (any MySQL 8 / \
+MariaDB 10.11+ user allowed to CREATE DATABASE; `just test` and .ci/run do this), or run a Docker \
+engine so testcontainers can start them.";
+
+fn docker_available() -> bool {
+    std::env::var_os("DOCKER_HOST").is_some() || std::path::Path::new("/var/run/docker.sock").exists()
+}
+
+/// Server-level MySQL URL (no database), from the environment or a testcontainer.
+pub async fn mysql_server_url() -> String {
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_init(|| async {
+        if let Ok(url) = std::env::var("TEST_MYSQL_URL") {
+            return url.trim_end_matches('/').to_owned();
+        }
+        if !docker_available() {
+            panic!("TEST_MYSQL_URL is not set and no Docker engine is reachable. {HOW_TO}");
+        }
+        use testcontainers_modules::testcontainers::runners::AsyncRunner;
+        let container = testcontainers_modules::mysql::Mysql::default()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("could not start a MySQL testcontainer ({e}). {HOW_TO}"));
+        let host = container.get_host().await.expect("container host");
+        let port = container.get_host_port_ipv4(3306).await.expect("container port");
+        // Lives for the whole test process; testcontainers' reaper removes it afterwards.
+        std::mem::forget(container);
+        format!("mysql://root@{host}:{port}")
+    })
+    .await
+    .clone()
+}
+
+/// Redis URL, from the environment or a testcontainer.
+pub async fn redis_url() -> String {
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_init(|| async {
+        if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+            return url;
+        }
+        if !docker_available() {
+            panic!("TEST_REDIS_URL is not set and no Docker engine is reachable. {HOW_TO}");
+        }
+        use testcontainers_modules::testcontainers::runners::AsyncRunner;
+        let container = testcontainers_modules::redis::Redis::default()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("could not start a Redis testcontainer ({e}). {HOW_TO}"));
+        let host = container.get_host().await.expect("container host");
+        let port = container.get_host_port_ipv4(6379).await.expect("container port");
+        std::mem::forget(container);
+        format!("redis://{host}:{port}")
+    })
+    .await
+    .clone()
+}
+
+fn unique_suffix() -> String {
+    let mut rng = rand::rng();
+    (0..12).map(|_| char::from(b'a' + rng.random_range(0..26))).collect()
+}
+
+/// A freshly created, fully migrated database that only one test uses; dropped afterwards.
+pub struct TestDatabase {
+    server_url: String,
+    name: String,
+    pool: MySqlPool,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let server_url = mysql_server_url().await;
+        let name = format!("grades_test_{}", unique_suffix());
+        let admin = MySqlPool::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to MySQL at {server_url}: {e}. {HOW_TO}"));
+        admin.execute(format!("CREATE DATABASE `{name}`").as_str()).await.expect("create test database");
+        admin.close().await;
+        let url = format!("{server_url}/{name}");
+        let pool = MySqlPool::connect(&url).await.expect("connect to test database");
+        grades_storage::mysql::migrate(&pool).await.expect("migrate test database");
+        Self { server_url, name, pool }
+    }
+
+    /// URL of this test's database (for the services under test).
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server_url, self.name)
+    }
+
+    /// The server URL without a database (to build a proxied URL).
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A pool for the test's own assertions.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.server_url.clone(), self.name.clone());
+        // Async work cannot run in Drop; a short-lived runtime on its own thread drops the database.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let admin = MySqlPool::connect(&url).await.ok()?;
+                admin.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str()).await.ok()?;
+                admin.close().await;
+                Some(())
+            })
+        })
+        .join();
+    }
+}
+
+/// A Redis key space (prefix) that only one test uses; its keys are deleted afterwards.
+pub struct TestRedis {
+    url: String,
+    prefix: String,
+}
+
+impl TestRedis {
+    pub async fn new() -> Self {
+        let url = redis_url().await;
+        let client = redis::Client::open(url.as_str()).expect("valid TEST_REDIS_URL");
+        let mut connection = tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
+            .await
+            .unwrap_or_else(|_| panic!("timed out connecting to Redis at {url}. {HOW_TO}"))
+            .unwrap_or_else(|e| panic!("cannot connect to Redis at {url}: {e}. {HOW_TO}"));
+        let _: String = redis::cmd("PING").query_async(&mut connection).await.expect("redis PING");
+        Self { url, prefix: format!("test:{}:", unique_suffix()) }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str()).expect("redis url").get_multiplexed_async_connection().await.expect("redis connection")
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));
+        let _ = std::thread::spawn(move || {
+            let client = redis::Client::open(url.as_str()).ok()?;
+            let mut connection = client.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut connection).ok()?;
+            if !keys.is_empty() {
+                let _: i64 = redis::cmd("DEL").arg(keys).query(&mut connection).ok()?;
+            }
+            Some(())
+        })
+        .join();
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes (for effects that land after the
+/// response, like Redis updates).
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
