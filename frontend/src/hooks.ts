@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import { errorMessage } from './lib/api';
+import { fitRows } from './lib/pager';
 
 export interface Polled<T> {
   data: T | null;
@@ -134,4 +135,40 @@ export function useNow(ms = 5000): number {
     return () => window.clearInterval(id);
   }, [ms]);
   return now;
+}
+
+/**
+ * Number of table rows that fit in the element (re-measured on resize), for layouts where the
+ * element's height comes from the page and not from its content. `fallback` on small screens
+ * (`autoHeightQuery`), where the panel grows with its content.
+ */
+export function useFitRows(
+  ref: RefObject<HTMLElement | null>,
+  opts: { rowPx: number; headerPx: number; min: number; max: number; fallback: number; autoHeightQuery: string },
+): number {
+  const [rows, setRows] = useState(opts.fallback);
+  const { rowPx, headerPx, min, max, fallback, autoHeightQuery } = opts;
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    let timer = 0;
+    const measure = () => {
+      if (window.matchMedia(autoHeightQuery).matches) return setRows(fallback);
+      const row = el.querySelector('tbody tr');
+      const measuredRow = row ? row.getBoundingClientRect().height : 0;
+      const rowH = measuredRow > 10 ? measuredRow : rowPx;
+      setRows(fitRows(el.clientHeight, rowH, { headerPx, min, max, fallback }));
+    };
+    const ro = new ResizeObserver(() => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(measure, 120);
+    });
+    ro.observe(el);
+    measure();
+    return () => {
+      ro.disconnect();
+      window.clearTimeout(timer);
+    };
+  }, [ref, rowPx, headerPx, min, max, fallback, autoHeightQuery]);
+  return rows;
 }

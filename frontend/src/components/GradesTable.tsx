@@ -1,5 +1,5 @@
-import { useEffect, useReducer, useState } from 'react';
-import { usePolled, useDebounced } from '../hooks';
+import { useEffect, useReducer, useRef, useState } from 'react';
+import { useDebounced, useFitRows, usePolled } from '../hooks';
 import { formatDateTime, formatNumber } from '../lib/format';
 import { canGoBack, currentCursor, initialPager, pageNumber, pagerReducer } from '../lib/pager';
 import { describeTerm, parseYear } from '../lib/terms';
@@ -7,6 +7,7 @@ import type { Course } from '../lib/types';
 import { useRealtime } from '../realtime';
 import { CourseSelect, EmptyState, ErrorState, Loading, NotaChip, Panel, RefreshButton, RouteBadge, SemesterSelect, UpdatedAt, YearInput } from './ui';
 
+/** Rows per page before the panel is measured (and on phones, where the panel grows instead). */
 export const PAGE_SIZE = 10;
 
 export function GradesTable({ courses, refreshAll }: { courses: Course[]; refreshAll: number }) {
@@ -16,6 +17,9 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
   const [yearText, setYearText] = useState('');
   const [refresh, setRefresh] = useState(0);
   const [pager, dispatch] = useReducer(pagerReducer, initialPager);
+  // As many rows as fit the panel, so a projector never shows a half-scrolled table.
+  const bodyRef = useRef<HTMLDivElement>(null);
+  const limit = useFitRows(bodyRef, { rowPx: 35, headerPx: 36, min: 5, max: 50, fallback: PAGE_SIZE, autoHeightQuery: '(max-width: 760px)' });
 
   const [debouncedYear, flushYear] = useDebounced(yearText, 400);
   const year = parseYear(debouncedYear);
@@ -23,11 +27,11 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
   useEffect(() => dispatch({ type: 'reset' }), [filterKey]);
 
   const cursor = currentCursor(pager);
-  const key = year.ok ? `${filterKey}|${cursor ?? ''}` : null;
+  const key = year.ok ? `${filterKey}|${cursor ?? ''}|${limit}` : null;
   const { data, error, loading, updatedAt } = usePolled(
     key,
     (signal) =>
-      api.grades({ curso: curso || undefined, semestre: semestre || undefined, year: year.ok ? year.year : null, limit: PAGE_SIZE, cursor }, signal),
+      api.grades({ curso: curso || undefined, semestre: semestre || undefined, year: year.ok ? year.year : null, limit, cursor }, signal),
     `${refresh}:${refreshAll}`,
   );
   const filtered = curso || semestre || (year.ok && year.year !== null);
@@ -122,7 +126,9 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
         </>
       }
     >
-      {body}
+      <div className="fill" ref={bodyRef}>
+        {body}
+      </div>
     </Panel>
   );
 }

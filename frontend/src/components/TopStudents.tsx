@@ -42,7 +42,7 @@ export function TopStudents({ refreshAll }: { refreshAll: number }) {
             </defs>
             <CartesianGrid horizontal={false} stroke="#1e2940" />
             <XAxis type="number" domain={[averageAxisMin(bars), 100]} ticks={averageAxisTicks(averageAxisMin(bars))} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} />
-            <YAxis type="category" dataKey="label" width={150} tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 13 }} />
+            <YAxis type="category" dataKey="label" width={140} interval={0} tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 12.5 }} />
             <Tooltip
               {...tooltipStyle}
               formatter={(v) => [formatAverage(Number(v)), 'average']}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canGoBack, currentCursor, initialPager, pageNumber, pagerReducer } from './pager';
+import { canGoBack, currentCursor, fitRows, initialPager, pageNumber, pagerReducer } from './pager';
 
 describe('cursor stack paging', () => {
   it('starts on page 1 with no cursor', () => {
@@ -27,5 +27,18 @@ describe('cursor stack paging', () => {
     const s = pagerReducer(pagerReducer(initialPager, { type: 'next', cursor: '5' }), { type: 'reset' });
     expect(s).toEqual(initialPager);
     expect(pagerReducer(initialPager, { type: 'reset' })).toBe(initialPager);
+  });
+});
+
+describe('fitRows', () => {
+  it('fits rows under the header, clamped', () => {
+    expect(fitRows(380, 34, { headerPx: 36 })).toBe(10);
+    expect(fitRows(100, 34, { headerPx: 36 })).toBe(5);
+    expect(fitRows(5000, 34, { headerPx: 36, max: 25 })).toBe(25);
+  });
+  it('falls back before measuring', () => {
+    expect(fitRows(null, 34)).toBe(10);
+    expect(fitRows(0, 34, { fallback: 12 })).toBe(12);
+    expect(fitRows(300, 0)).toBe(10);
   });
 });

@@ -35,3 +35,17 @@ export function pageNumber(state: PagerState): number {
 export function canGoBack(state: PagerState): boolean {
   return state.stack.length > 1;
 }
+
+/**
+ * How many table rows fit in `availablePx` (below a `headerPx` header), clamped to [min, max];
+ * `fallback` when nothing was measured yet.
+ */
+export function fitRows(
+  availablePx: number | null | undefined,
+  rowPx: number,
+  { headerPx = 0, min = 5, max = 50, fallback = 10 }: { headerPx?: number; min?: number; max?: number; fallback?: number } = {},
+): number {
+  if (!availablePx || !Number.isFinite(availablePx) || availablePx <= 0 || !(rowPx > 0)) return fallback;
+  const n = Math.floor((availablePx - headerPx) / rowPx);
+  return Math.min(max, Math.max(min, n));
+}
