@@ -27,13 +27,14 @@ export class ApiError extends Error {
 /** The human message for a failed answer: problem+json `detail`, else `title`, else the status. */
 export function problemMessage(status: number, body: unknown): string {
   const p = (body && typeof body === 'object' ? body : null) as Problem | null;
-  const fieldErrors = Array.isArray(p?.errors)
+  const main = (p?.detail && String(p.detail)) || (p?.title && String(p.title)) || `Request failed (HTTP ${status})`;
+  // Field errors add to `detail` only when it does not already say the same thing.
+  const extra = Array.isArray(p?.errors)
     ? p!.errors
-        .filter((e) => e && typeof e.message === 'string')
+        .filter((e) => e && typeof e.message === 'string' && !main.includes(e.message))
         .map((e) => (e.field ? `${e.field}: ${e.message}` : e.message))
     : [];
-  const main = (p?.detail && String(p.detail)) || (p?.title && String(p.title)) || `Request failed (HTTP ${status})`;
-  return fieldErrors.length && !fieldErrors.some((f) => main.includes(f)) ? `${main} (${fieldErrors.join('; ')})` : main;
+  return extra.length ? `${main} (${extra.join('; ')})` : main;
 }
 
 export function errorMessage(err: unknown): string {

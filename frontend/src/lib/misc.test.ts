@@ -47,6 +47,10 @@ describe('buildUrl / problemMessage', () => {
     expect(problemMessage(422, { detail: 'invalid', errors: [{ field: 'year', message: 'out of range' }] })).toBe(
       'invalid (year: out of range)',
     );
+    // realtime's style: detail = "{field} {message}", errors repeat it -> no duplicate.
+    expect(
+      problemMessage(422, { detail: 'year must be between 1990 and 2100', errors: [{ field: 'year', message: 'must be between 1990 and 2100' }] }),
+    ).toBe('year must be between 1990 and 2100');
   });
 });
 
