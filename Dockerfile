@@ -75,8 +75,9 @@ RUN cargo build --release --locked \
 
 ################################## runtime ####################################
 # distroless/cc: glibc + libgcc + CA certificates, no shell, no package
-# manager. Debian 12 matches the bookworm builder's glibc.
-FROM gcr.io/distroless/cc-debian12 AS runtime
+# manager. Debian 12 matches the bookworm builder's glibc. (The :nonroot tag is
+# the same image with a default non-root user; we still pin uid 10001 below.)
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.title="grades" \
       org.opencontainers.image.description="grades registration system: grpc-client, grpc-server, rest-api, realtime" \
       org.opencontainers.image.licenses="MIT"

