@@ -41,10 +41,10 @@ ARG CARGO_CHEF_VERSION
 # so no protobuf-compiler package is installed here.
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
 WORKDIR /src
+# SQLX_OFFLINE: sqlx compile-time checked queries (if any) use committed .sqlx/
+# data, never a live database, inside an image build.
 ENV CARGO_TERM_COLOR=never \
     CARGO_NET_RETRY=5 \
-    # sqlx compile-time checked queries use the committed .sqlx/ data, never a
-    # live database, inside an image build.
     SQLX_OFFLINE=true
 
 ################################## planner ####################################

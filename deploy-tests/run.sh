@@ -42,6 +42,11 @@ if [ "${DEPLOY_TESTS_NODE:-1}" = "1" ] && command -v node >/dev/null 2>&1 && com
   fi
 fi
 
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "deploy-tests: nginx not found - the live ingress/dashboard nginx tests will be skipped" \
+       "(apt-get install nginx-light to run them)" >&2
+fi
+
 export DEPLOY_TESTS_NODE_MODULES="${node_dir}/node_modules"
 export PATH="${venv}/bin:${PATH}"
 cd "${root}"
