@@ -50,6 +50,13 @@ def test_grades_image_built_once(services):
     assert (ROOT / services["migrate"]["build"]["context"] / "Dockerfile").exists()
     images = {s["image"] for s in services.values() if _uses_grades_image(s)}
     assert len(images) == 1, images
+    # the builder always builds; the others reuse the local image, never pull it
+    assert services["migrate"]["pull_policy"] == "build"
+    for name, svc in services.items():
+        if _uses_grades_image(svc) and name != "migrate":
+            assert svc["pull_policy"] == "never", name
+    for name in ("dashboard", "loadgen"):
+        assert services[name]["pull_policy"] == "build", name
 
 
 def test_commands_are_workspace_binaries(services):
