@@ -1,8 +1,8 @@
--- Schema for MySQL 8 and MariaDB 10.11+. Codes are ASCII with binary collation: they are stored
+-- Schema for MySQL 8 and MariaDB 10.11+. Codes are ASCII (one byte per character): they are stored
 -- upper-case by the application, so comparisons are exact and indexes stay small.
 
 CREATE TABLE courses (
-    code VARCHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    code VARCHAR(10) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     name VARCHAR(100) NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
@@ -17,7 +17,7 @@ INSERT INTO courses (code, name) VALUES
 -- Ids are handed out under a row lock held until commit, so they are committed in increasing
 -- order: "ORDER BY id DESC" is newest-first and an id cursor never skips a late commit.
 CREATE TABLE id_sequence (
-    name VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    name VARCHAR(32) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     next_id BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (name)
 ) ENGINE = InnoDB;
@@ -28,9 +28,9 @@ CREATE TABLE grades (
     id BIGINT UNSIGNED NOT NULL,
     carnet BIGINT UNSIGNED NOT NULL,
     nombre VARCHAR(100) NOT NULL,
-    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     nota TINYINT UNSIGNED NOT NULL,
-    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     year SMALLINT UNSIGNED NOT NULL,
     route ENUM('grpc', 'rest') NOT NULL,
     created_at DATETIME(3) NOT NULL,
@@ -43,7 +43,7 @@ CREATE TABLE grades (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE idempotency_keys (
-    idem_key VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    idem_key VARCHAR(128) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     grade_id BIGINT UNSIGNED NOT NULL,
     -- Fingerprint of the grade first stored under this key: a replay with another grade is a conflict.
     request_hash BIGINT UNSIGNED NOT NULL,
@@ -57,16 +57,16 @@ CREATE TABLE idempotency_keys (
 
 -- Distinct students per course term (and per course+semester over all years).
 CREATE TABLE enrollments (
-    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
+    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     year SMALLINT UNSIGNED NOT NULL,
     carnet BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (curso, semestre, year, carnet)
 ) ENGINE = InnoDB;
 
 CREATE TABLE course_term_stats (
-    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
+    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     year SMALLINT UNSIGNED NOT NULL,
     students INT UNSIGNED NOT NULL,
     passed INT UNSIGNED NOT NULL,
@@ -76,7 +76,7 @@ CREATE TABLE course_term_stats (
 ) ENGINE = InnoDB;
 
 CREATE TABLE student_stats (
-    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
     year SMALLINT UNSIGNED NOT NULL,
     carnet BIGINT UNSIGNED NOT NULL,
     nombre VARCHAR(100) NOT NULL,

@@ -65,6 +65,9 @@ impl StorageRuntime {
         let pool = mysql::lazy_pool(&args.mysql_url, &pool_config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
         let live = LiveState::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
         if args.migrate {
+            mysql::create_database_if_missing(&args.mysql_url).await.map_err(|e| {
+                format!("could not reach MySQL at {} ({e}); is it running? (see README: Quick start)", redact(&args.mysql_url))
+            })?;
             mysql::migrate(&pool).await.map_err(|e| {
                 format!("could not apply migrations to {} ({e}); is MySQL running? (see README: Quick start)", redact(&args.mysql_url))
             })?;
@@ -79,6 +82,9 @@ impl StorageArgs {
     /// Applies pending migrations and returns (the `migrate` subcommand).
     pub async fn migrate_only(&self) -> Result<(), String> {
         let pool = mysql::lazy_pool(&self.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
+        mysql::create_database_if_missing(&self.mysql_url)
+            .await
+            .map_err(|e| format!("could not reach MySQL at {}: {e}", redact(&self.mysql_url)))?;
         mysql::migrate(&pool).await.map_err(|e| format!("could not apply migrations to {}: {e}", redact(&self.mysql_url)))
     }
 }

@@ -20,6 +20,10 @@ fn assert_problem(response: &reqwest::Response, status: u16) {
     assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
 
+fn assert_created(response: &reqwest::Response, route: Route) {
+    assert_eq!(response.status().as_u16(), 201, "route {route}: {:?}", response.headers());
+}
+
 async fn redis_total(app: &TestApp) -> Option<u64> {
     let mut connection = app.redis.connection().await;
     connection.get::<_, Option<u64>>(format!("{}total", app.redis.prefix())).await.expect("GET total")
@@ -30,7 +34,7 @@ async fn a_grade_through_each_route_lands_in_mysql_and_redis() {
     for route in Route::ALL {
         let app = spawn_app(route).await;
         let response = app.post_grade(&grade(201900123, "so1", 90)).await;
-        assert_eq!(response.status().as_u16(), 201, "route {route}");
+        assert_created(&response, route);
         assert_eq!(response.headers()["x-route"], route.as_str());
         let created = body(response).await;
         assert_eq!(created["route"], route.as_str());
@@ -194,7 +198,7 @@ async fn concurrent_replays_store_exactly_one_grade() {
             match response.status().as_u16() {
                 201 => created += 1,
                 200 => {}
-                other => panic!("unexpected status {other} on route {route}"),
+                other => panic!("unexpected status {other} on route {route}: {}", response.text().await.unwrap()),
             }
             ids.insert(body(response).await["id"].as_u64().unwrap());
         }
@@ -209,7 +213,8 @@ async fn concurrent_replays_store_exactly_one_grade() {
 async fn two_hundred_concurrent_posts_give_exactly_two_hundred_rows() {
     for route in Route::ALL {
         let app = spawn_app(route).await;
-        let responses = join_all((1..=200_u64).map(|i| app.post_grade(&grade(1000 + i, ["SO1", "BD1", "LFP", "SA", "AYD1"][i as usize % 5], i % 101)))).await;
+        let bodies: Vec<Value> = (1..=200_u64).map(|i| grade(1000 + i, ["SO1", "BD1", "LFP", "SA", "AYD1"][i as usize % 5], i % 101)).collect();
+        let responses = join_all(bodies.iter().map(|body| app.post_grade(body))).await;
         let mut ids = HashSet::new();
         for response in responses {
             assert_eq!(response.status().as_u16(), 201, "route {route}");

@@ -33,6 +33,16 @@ pub fn lazy_pool(url: &str, config: &PoolConfig) -> Result<MySqlPool, sqlx::Erro
         .connect_lazy_with(options))
 }
 
+/// Creates the database named in the URL when it does not exist yet (first run, `just dev`).
+pub async fn create_database_if_missing(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::MySql::database_exists(url).await? {
+        sqlx::MySql::create_database(url).await?;
+        tracing::info!("created the database");
+    }
+    Ok(())
+}
+
 pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }

@@ -1,0 +1,54 @@
+# grades: task runner. `just` lists the recipes; README.md explains them.
+
+import 'deploy.just'
+
+mysql_url := env("MYSQL_URL", "mysql://root@127.0.0.1:3306/grades")
+redis_url := env("REDIS_URL", "redis://127.0.0.1:6379")
+test_mysql_url := env("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+test_redis_url := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+# List the recipes.
+default:
+    @just --list
+
+# Everything CI runs: Rust tests, dashboard unit tests, browser end-to-end test, deployment checks.
+test: test-rust test-frontend test-e2e check-deploy
+
+# Rust unit and integration tests against the MySQL/Redis in TEST_MYSQL_URL / TEST_REDIS_URL.
+test-rust *args:
+    TEST_MYSQL_URL={{ test_mysql_url }} TEST_REDIS_URL={{ test_redis_url }} cargo nextest run --workspace --no-fail-fast {{ args }}
+
+# Dashboard unit tests (Vitest).
+test-frontend:
+    cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm test
+
+# Browser end-to-end test: real services + built dashboard in headless Chromium.
+test-e2e:
+    cargo build --bins
+    cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run build
+    cd frontend && MYSQL_URL={{ test_mysql_url }}/grades_e2e REDIS_URL={{ test_redis_url }} npm run e2e
+
+# Refresh docs/dashboard.png from the end-to-end run.
+screenshot:
+    cargo build --bins
+    cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run build
+    cd frontend && MYSQL_URL={{ test_mysql_url }}/grades_e2e REDIS_URL={{ test_redis_url }} npm run screenshot
+
+# Run every service natively (no Docker) with interleaved logs; Ctrl-C stops them all.
+dev:
+    MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} bash scripts/dev.sh
+
+# Post one grade to a route: `just post rest` or `just post grpc`.
+post route="rest" carnet="201900123" curso="SO1" nota="90":
+    curl -sS -i -X POST http://127.0.0.1:{{ if route == "grpc" { "8001" } else { "8002" } }}/grades \
+        -H 'content-type: application/json' \
+        -d '{"carnet": {{ carnet }}, "nombre": "Alumno {{ carnet }}", "curso": "{{ curso }}", "nota": {{ nota }}, "semestre": "2S", "year": 2023}'
+
+# Apply migrations to MYSQL_URL and exit.
+migrate:
+    MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate
+
+# Format and lint.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
