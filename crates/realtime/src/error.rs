@@ -1,0 +1,103 @@
+//! The one error type of the service: every failure a handler can meet, answered as problem+json.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use grades_kit::Problem;
+use serde::Serialize;
+
+/// Seconds a client is told to wait before retrying while a dependency is down.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// A query parameter (or Socket.IO field) broke a rule: 422 naming the field.
+    InvalidParameter { field: &'static str, message: String },
+    /// MySQL or Redis cannot be reached right now: 503 with `Retry-After`.
+    Unavailable { dependency: &'static str, detail: String },
+    /// A bug or an unexpected database answer: 500; details are logged, not sent.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct FieldError<'a> {
+    field: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidParameter { field, message: message.into() }
+    }
+
+    pub fn required(field: &'static str) -> Self {
+        Self::invalid(field, "is required")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidParameter { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The sentence shown to a person (HTTP `detail`, Socket.IO `error.message`).
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidParameter { field, message } => format!("{field} {message}"),
+            Self::Unavailable { dependency, .. } => {
+                format!("{dependency} is unavailable right now; retry in a few seconds")
+            }
+            Self::Internal(_) => "unexpected error while reading the data; it has been logged".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable { dependency, detail } => write!(f, "{dependency} unavailable: {detail}"),
+            Self::Internal(detail) => write!(f, "internal error: {detail}"),
+            other => f.write_str(&other.message()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        if grades_storage::mysql::is_unavailable(&error) {
+            Self::Unavailable { dependency: "mysql", detail: error.to_string() }
+        } else {
+            Self::Internal(format!("mysql: {error}"))
+        }
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    /// Redis only holds derived live state read with plain commands, so any failure is treated
+    /// as "not reachable right now".
+    fn from(error: redis::RedisError) -> Self {
+        Self::Unavailable { dependency: "redis", detail: error.to_string() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(detail) => tracing::error!(%detail, "request failed"),
+            Self::Unavailable { dependency, detail } => tracing::warn!(dependency, %detail, "dependency unavailable"),
+            Self::InvalidParameter { .. } => {}
+        }
+        let mut problem = Problem::new(self.status(), self.message());
+        match &self {
+            Self::InvalidParameter { field, message } => {
+                problem = problem.with_errors([FieldError { field, message }]);
+            }
+            Self::Unavailable { .. } => problem = problem.retry_after(RETRY_AFTER_SECONDS),
+            Self::Internal(_) => {}
+        }
+        problem.into_response()
+    }
+}

@@ -1,0 +1,324 @@
+//! Live pushes: one subscription to the Redis events channel feeds a coalescing buffer that a
+//! ticker flushes to Socket.IO at most every [`FLUSH_INTERVAL`], plus the `routes` push.
+//!
+//! Nothing here polls Redis counters for changes: every new value arrives in a batch event.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use grades_storage::live::{BatchEvent, StudentCount};
+use serde_json::Value;
+use socketioxide::SocketIo;
+use tokio::time::MissedTickBehavior;
+
+use crate::api::{self, RouteStats, Totals};
+use crate::error::ApiError;
+use crate::params::{self, STUDENTS_ROOM_PREFIX};
+use crate::AppState;
+
+/// Shortest time between two pushes of the same event (≈10 pushes per second at most).
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// How often `routes` is pushed while clients are connected.
+pub const ROUTES_INTERVAL: Duration = Duration::from_secs(1);
+/// Most grades in one `recent_grades` push (and on connect).
+pub const RECENT_PUSH_MAX: usize = 20;
+/// A silent subscription is checked with a PING this often.
+const SUBSCRIPTION_PING_INTERVAL: Duration = Duration::from_secs(15);
+const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
+const BACKOFF_INITIAL: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// What arrived since the last flush: only the latest value of each thing is kept.
+#[derive(Debug, Default)]
+struct Pending {
+    totals: Option<Totals>,
+    students: HashMap<String, StudentCount>,
+    /// Newest first, at most [`RECENT_PUSH_MAX`].
+    grades: VecDeque<Value>,
+}
+
+/// Shared between the subscriber, the tickers and the Socket.IO handlers.
+#[derive(Default)]
+pub struct Hub {
+    pending: Mutex<Pending>,
+    subscribed: AtomicBool,
+    routes: tokio::sync::Mutex<Option<(RouteStats, Instant)>>,
+}
+
+impl Hub {
+    /// Folds one batch event into the pending pushes.
+    pub fn apply(&self, event: BatchEvent) {
+        let mut pending = self.pending.lock().expect("hub lock poisoned");
+        pending.totals = Some(Totals { total: event.total, route_count: event.route_count });
+        for count in event.students {
+            pending.students.insert(params::room(&count.curso, &count.semestre, count.year), count);
+        }
+        // The event lists its grades newest first, and it is newer than anything buffered.
+        for grade in event.grades.into_iter().rev() {
+            pending.grades.push_front(grade);
+        }
+        pending.grades.truncate(RECENT_PUSH_MAX);
+    }
+
+    fn take(&self) -> Pending {
+        std::mem::take(&mut *self.pending.lock().expect("hub lock poisoned"))
+    }
+
+    /// True while the Redis events subscription is up (reported by `/readyz`).
+    pub fn subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+    }
+
+    /// The latest `routes` body: reused if computed within the last push interval, so many
+    /// clients connecting at once cost one computation.
+    pub async fn routes(&self, state: &AppState) -> Result<RouteStats, ApiError> {
+        let mut slot = self.routes.lock().await;
+        if let Some((routes, at)) = slot.as_ref() {
+            if at.elapsed() < ROUTES_INTERVAL {
+                return Ok(routes.clone());
+            }
+        }
+        let routes = api::route_stats(state).await?;
+        *slot = Some((routes.clone(), Instant::now()));
+        Ok(routes)
+    }
+}
+
+/// Keeps one subscription to the events channel, remade with backoff whenever it is lost.
+pub async fn run_subscriber(state: AppState, io: SocketIo, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let channel = state.live.keys().events();
+    let mut backoff = BACKOFF_INITIAL;
+    let mut ever_subscribed = false;
+    loop {
+        let connected = tokio::select! {
+            result = subscribe(&state, &channel) => result,
+            _ = &mut shutdown => return,
+        };
+        let ended = match connected {
+            Ok((sink, stream)) => {
+                backoff = BACKOFF_INITIAL;
+                state.hub.subscribed.store(true, Ordering::Relaxed);
+                if ever_subscribed {
+                    state.metrics.subscription_reconnects.inc();
+                    tracing::info!(%channel, "redis events subscription restored");
+                    // Events published while it was down are lost: read the current values once.
+                    resync(&state, &io).await;
+                } else {
+                    tracing::info!(%channel, "subscribed to redis events");
+                }
+                ever_subscribed = true;
+                let outcome = tokio::select! {
+                    reason = receive(&state, sink, stream) => Some(reason),
+                    _ = &mut shutdown => None,
+                };
+                state.hub.subscribed.store(false, Ordering::Relaxed);
+                match outcome {
+                    Some(reason) => reason,
+                    None => return,
+                }
+            }
+            Err(error) => error,
+        };
+        tracing::warn!(%channel, reason = %ended, retry_in_ms = backoff.as_millis() as u64, "redis events subscription lost; reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = &mut shutdown => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn subscribe(state: &AppState, channel: &str) -> Result<(redis::aio::PubSubSink, redis::aio::PubSubStream), String> {
+    let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, state.live.client().get_async_pubsub())
+        .await
+        .map_err(|_| "timed out connecting to redis".to_owned())?
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(channel))
+        .await
+        .map_err(|_| "timed out subscribing".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(pubsub.split())
+}
+
+/// Reads messages until the connection ends or stops answering; returns why.
+async fn receive(state: &AppState, mut sink: redis::aio::PubSubSink, mut stream: redis::aio::PubSubStream) -> String {
+    let mut ping = tokio::time::interval(SUBSCRIPTION_PING_INTERVAL);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else { return "connection closed".to_owned() };
+                handle_message(state, message.get_payload_bytes());
+            }
+            _ = ping.tick() => {
+                match tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<redis::Value>()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => return format!("ping failed: {error}"),
+                    Err(_) => return "ping timed out".to_owned(),
+                }
+            }
+        }
+    }
+}
+
+fn handle_message(state: &AppState, payload: &[u8]) {
+    match serde_json::from_slice::<BatchEvent>(payload) {
+        Ok(event) => {
+            state.metrics.events_received.inc();
+            state.hub.apply(event);
+        }
+        Err(error) => {
+            state.metrics.events_invalid.inc();
+            tracing::warn!(%error, "ignoring a message on the events channel that is not a batch event");
+        }
+    }
+}
+
+/// After a lost subscription: pending total and the student counts of every watched room.
+async fn resync(state: &AppState, io: &SocketIo) {
+    match api::totals(state).await {
+        Ok(totals) => state.hub.pending.lock().expect("hub lock poisoned").totals = Some(totals),
+        Err(error) => tracing::warn!(%error, "could not read totals after reconnecting"),
+    }
+    let rooms = io.rooms().await.unwrap_or_default();
+    for room in rooms {
+        let Some(term) = room.strip_prefix(STUDENTS_ROOM_PREFIX) else { continue };
+        let mut parts = term.splitn(3, ':');
+        let (Some(curso), Some(semestre), Some(year)) = (parts.next(), parts.next(), parts.next().and_then(|y| y.parse().ok())) else {
+            continue;
+        };
+        match state.live.students(curso, semestre, year).await {
+            Ok(students) => {
+                let count = StudentCount { curso: curso.to_owned(), semestre: semestre.to_owned(), year, students };
+                state.hub.pending.lock().expect("hub lock poisoned").students.insert(room.to_string(), count);
+            }
+            Err(error) => tracing::warn!(%error, %room, "could not read students after reconnecting"),
+        }
+    }
+}
+
+/// Flushes coalesced updates every [`FLUSH_INTERVAL`]: `total` when it changed, `students` to each
+/// room whose count changed, and `recent_grades` with the grades that arrived.
+pub async fn run_flusher(state: AppState, io: SocketIo, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_totals: Option<Totals> = None;
+    let mut last_students: HashMap<String, u64> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut shutdown => return,
+        }
+        let pending = state.hub.take();
+        if let Some(totals) = pending.totals {
+            if last_totals.as_ref() != Some(&totals) {
+                push(&state, io.emit("total", &totals).await, "total");
+                last_totals = Some(totals);
+            }
+        }
+        for (room, count) in pending.students {
+            if last_students.get(&room) != Some(&count.students) {
+                last_students.insert(room.clone(), count.students);
+                push(&state, io.to(room).emit("students", &count).await, "students");
+            }
+        }
+        if !pending.grades.is_empty() {
+            let grades: Vec<Value> = pending.grades.into();
+            push(&state, io.emit("recent_grades", &grades).await, "recent_grades");
+        }
+    }
+}
+
+fn push(state: &AppState, result: Result<(), socketioxide::BroadcastError>, event: &str) {
+    match result {
+        Ok(()) => state.metrics.pushed(event),
+        Err(error) => tracing::debug!(%error, event, "push not delivered to every client"),
+    }
+}
+
+/// Pushes `routes` every [`ROUTES_INTERVAL`] while any client is connected, computed once per tick.
+pub async fn run_routes_ticker(state: AppState, io: SocketIo, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(ROUTES_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut shutdown => return,
+        }
+        if io.sockets().is_empty() {
+            continue;
+        }
+        match state.hub.routes(&state).await {
+            Ok(routes) => {
+                if failing {
+                    tracing::info!("route figures available again");
+                    failing = false;
+                }
+                push(&state, io.emit("routes", &routes).await, "routes");
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, "route figures unavailable; routes pushes paused");
+                    failing = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use grades_storage::live::RouteCounts;
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(total: u64, ids: &[u64], students: &[(&str, u64)]) -> BatchEvent {
+        BatchEvent {
+            total,
+            route_count: RouteCounts { grpc: 0, rest: total },
+            // Newest first, as the storage script publishes them.
+            grades: ids.iter().rev().map(|id| json!({"id": id})).collect(),
+            students: students
+                .iter()
+                .map(|(curso, n)| StudentCount { curso: (*curso).into(), semestre: "2S".into(), year: 2023, students: *n })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn events_between_flushes_keep_only_the_latest_values() {
+        let hub = Hub::default();
+        hub.apply(event(1, &[1], &[("SO1", 1)]));
+        hub.apply(event(3, &[2, 3], &[("SO1", 2), ("BD1", 1)]));
+        hub.apply(event(4, &[4], &[("SO1", 3)]));
+        let pending = hub.take();
+        assert_eq!(pending.totals.map(|t| t.total), Some(4));
+        assert_eq!(pending.students.len(), 2);
+        assert_eq!(pending.students["students:SO1:2S:2023"].students, 3);
+        assert_eq!(pending.students["students:BD1:2S:2023"].students, 1);
+        let ids: Vec<u64> = pending.grades.iter().map(|g| g["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [4, 3, 2, 1], "newest first across events");
+        let empty = hub.take();
+        assert!(empty.totals.is_none() && empty.students.is_empty() && empty.grades.is_empty());
+    }
+
+    #[test]
+    fn a_burst_keeps_the_newest_grades_only() {
+        let hub = Hub::default();
+        let ids: Vec<u64> = (1..=30).collect();
+        hub.apply(event(25, &ids[..25], &[]));
+        hub.apply(event(30, &ids[25..], &[]));
+        let kept: Vec<u64> = hub.take().grades.iter().map(|g| g["id"].as_u64().unwrap()).collect();
+        assert_eq!(kept, (11..=30).rev().collect::<Vec<_>>());
+    }
+}

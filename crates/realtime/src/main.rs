@@ -1,0 +1,19 @@
+use clap::Parser;
+use realtime::{Application, Cli};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    grades_kit::telemetry::init("realtime");
+    let result = match Application::build(cli.config).await {
+        Ok(app) => app.run(grades_kit::Shutdown::new().on_signal()).await.map_err(|e| e.to_string()),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("realtime: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The service's own Prometheus metrics (served on `/metrics` with the process registry).
+
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use grades_kit::MetricsRegistry;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabel {
+    pub event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    pub path: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabel {
+    pub path: String,
+}
+
+#[derive(Clone)]
+pub struct RealtimeMetrics {
+    pub clients: Gauge<i64, AtomicI64>,
+    pub events_received: Counter,
+    pub events_invalid: Counter,
+    pub subscription_reconnects: Counter,
+    pub pushes: Family<EventLabel, Counter>,
+    api_requests: Family<ApiLabels, Counter>,
+    api_duration: Family<PathLabel, Histogram>,
+}
+
+impl RealtimeMetrics {
+    pub fn register(registry: &mut MetricsRegistry) -> Self {
+        let metrics = Self {
+            clients: Gauge::default(),
+            events_received: Counter::default(),
+            events_invalid: Counter::default(),
+            subscription_reconnects: Counter::default(),
+            pushes: Family::default(),
+            api_requests: Family::default(),
+            api_duration: Family::new_with_constructor(|| {
+                Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0])
+            }),
+        };
+        let registry = registry.registry_mut();
+        registry.register("realtime_socket_clients", "Socket.IO clients connected", metrics.clients.clone());
+        registry.register("realtime_events_received", "Batch events received on the Redis channel", metrics.events_received.clone());
+        registry.register("realtime_events_invalid", "Redis channel messages that were not a batch event", metrics.events_invalid.clone());
+        registry.register(
+            "realtime_subscription_reconnects",
+            "Times the Redis event subscription was lost and made again",
+            metrics.subscription_reconnects.clone(),
+        );
+        registry.register("realtime_pushes", "Socket.IO broadcasts by event", metrics.pushes.clone());
+        registry.register("realtime_api_requests", "HTTP API requests by path and status", metrics.api_requests.clone());
+        registry.register("realtime_api_request_duration_seconds", "HTTP API latency by path", metrics.api_duration.clone());
+        metrics
+    }
+
+    pub fn pushed(&self, event: &str) {
+        self.pushes.get_or_create(&EventLabel { event: event.to_owned() }).inc();
+    }
+
+    pub fn observe_api(&self, path: &str, status: u16, elapsed: Duration) {
+        self.api_requests.get_or_create(&ApiLabels { path: path.to_owned(), status }).inc();
+        self.api_duration.get_or_create(&PathLabel { path: path.to_owned() }).observe(elapsed.as_secs_f64());
+    }
+}
