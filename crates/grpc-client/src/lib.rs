@@ -1,6 +1,7 @@
 //! Route 1 ("grpc"), HTTP side: serves `POST /grades` with the shared HTTP front and forwards each
 //! validated grade over one long-lived gRPC channel to grpc-server.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use grades_storage::latency::LatencyRecorder;
 use grades_storage::LiveState;
 use tokio::net::TcpListener;
 use tokio::sync::RwLock;
+use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -48,6 +50,10 @@ pub struct Config {
     /// Deadline of one forwarded call, in milliseconds.
     #[arg(long, env = "GRPC_TIMEOUT_MS", default_value_t = 10_000)]
     pub grpc_timeout_ms: u64,
+    /// Spread calls over every address GRPC_SERVER_URL's host resolves to, re-resolved every 10 s
+    /// (point it at a headless Kubernetes Service so new grpc-server replicas get traffic).
+    #[arg(long, env = "GRPC_BALANCE_DNS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub grpc_balance_dns: bool,
 }
 
 const CATALOG_TTL: Duration = Duration::from_secs(30);
@@ -62,29 +68,79 @@ pub struct GrpcSink {
 }
 
 impl GrpcSink {
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
-        let channel = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| format!("GRPC_SERVER_URL {url:?} is not a valid URL: {e}"))?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+    pub fn new(url: &str, timeout: Duration, balance_dns: bool) -> Result<Self, String> {
+        let endpoint = move |url: &str| {
+            Endpoint::from_shared(url.to_owned()).map(|e| {
+                e.connect_timeout(Duration::from_secs(2))
+                    .timeout(timeout)
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true)
+            })
+        };
+        let template = endpoint(url).map_err(|e| format!("GRPC_SERVER_URL {url:?} is not a valid URL: {e}"))?;
+        let channel = if balance_dns {
+            let (channel, changes) = Channel::balance_channel(64);
+            let uri = template.uri().clone();
+            let host = uri.host().ok_or_else(|| format!("GRPC_SERVER_URL {url:?} has no host"))?.to_owned();
+            let port = uri.port_u16().unwrap_or(50051);
+            let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+            tokio::spawn(resolve_forever(host, port, changes, move |address| endpoint(&format!("{scheme}://{address}")).ok()));
+            channel
+        } else {
+            template.connect_lazy()
+        };
         Ok(Self { client: GradeIngestionClient::new(channel.clone()), health: HealthClient::new(channel), catalog: RwLock::new(None) })
     }
 
     async fn check_server(&self) -> Result<(), String> {
+        let mut request = tonic::Request::new(HealthCheckRequest { service: GRADE_SERVICE.to_owned() });
+        request.set_timeout(Duration::from_secs(2));
         let response = self
             .health
             .clone()
-            .check(HealthCheckRequest { service: GRADE_SERVICE.to_owned() })
+            .check(request)
             .await
             .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
         match response.into_inner().status() {
             ServingStatus::Serving => Ok(()),
             other => Err(format!("grpc-server reports {other:?}")),
         }
+    }
+}
+
+/// Keeps the balanced channel's endpoints equal to what `host` resolves to (grpc-server pods
+/// behind a headless Service), so replicas added by the autoscaler start taking calls.
+async fn resolve_forever(
+    host: String,
+    port: u16,
+    changes: tokio::sync::mpsc::Sender<Change<SocketAddr, Endpoint>>,
+    endpoint: impl Fn(SocketAddr) -> Option<Endpoint> + Send + 'static,
+) {
+    let mut current: HashSet<SocketAddr> = HashSet::new();
+    loop {
+        match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addresses) => {
+                let resolved: HashSet<SocketAddr> = addresses.collect();
+                for gone in current.difference(&resolved) {
+                    let _ = changes.send(Change::Remove(*gone)).await;
+                }
+                for new in resolved.difference(&current) {
+                    if let Some(endpoint) = endpoint(*new) {
+                        let _ = changes.send(Change::Insert(*new, endpoint)).await;
+                    }
+                }
+                if resolved != current {
+                    tracing::info!(servers = resolved.len(), %host, "grpc-server addresses updated");
+                }
+                current = resolved;
+            }
+            Err(error) => tracing::warn!(%error, %host, "cannot resolve grpc-server; keeping the known addresses"),
+        }
+        if changes.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }
 
@@ -149,7 +205,11 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let mut registry = MetricsRegistry::new();
         let http_metrics = HttpMetrics::register(&mut registry);
-        let sink = Arc::new(GrpcSink::new(&config.grpc_server_url, Duration::from_millis(config.grpc_timeout_ms))?);
+        let sink = Arc::new(GrpcSink::new(
+            &config.grpc_server_url,
+            Duration::from_millis(config.grpc_timeout_ms),
+            config.grpc_balance_dns,
+        )?);
         let live = LiveState::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
         let latency = LatencyRecorder::default();
 

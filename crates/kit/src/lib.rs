@@ -12,3 +12,14 @@ pub use metrics::{HttpMetrics, MetricsRegistry};
 pub use problem::Problem;
 pub use serve::serve_http;
 pub use shutdown::{shutdown_signal, Shutdown};
+
+/// Turns a service's result into its exit status, printing a failure as one line on stderr.
+pub fn exit_code(service: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -12,11 +12,5 @@ async fn main() -> std::process::ExitCode {
             Err(error) => Err(error),
         },
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("rest-api: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    grades_kit::exit_code("rest-api", result)
 }

@@ -61,6 +61,8 @@ pub async fn spawn_app(route: Route) -> TestApp {
                 redis_url: storage.redis_url.clone(),
                 redis_prefix: storage.redis_prefix.clone(),
                 grpc_timeout_ms: 10_000,
+                // Through the re-resolving balancer, as behind a headless Service.
+                grpc_balance_dns: true,
             };
             let client = grpc_client::Application::build(config).await.expect("build grpc-client");
             let base_url = format!("http://{}", client.local_addr());

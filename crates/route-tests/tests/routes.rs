@@ -338,6 +338,7 @@ async fn grpc_route_answers_503_when_grpc_server_is_gone() {
         redis_url: rest.redis.url().to_owned(),
         redis_prefix: rest.redis.prefix().to_owned(),
         grpc_timeout_ms: 2_000,
+        grpc_balance_dns: false,
     };
     let client = grpc_client::Application::build(config).await.unwrap();
     let url = format!("http://{}", client.local_addr());
@@ -362,7 +363,9 @@ async fn shutdown_finishes_in_flight_requests() {
             tokio::spawn(async move { http.post(url).json(&grade(5000 + i, "SO1", 90)).send().await.map(|r| r.status().as_u16()) })
         });
         let requests: Vec<_> = requests.collect();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Shut down once grades are being stored, while most requests are still in flight.
+        let started = eventually(Duration::from_secs(10), || async { (app.db.count("SELECT COUNT(*) FROM grades").await > 0).then_some(()) }).await;
+        assert!(started.is_some(), "route {route}: no grade stored before shutdown");
         app.trigger_shutdown();
         let mut created = 0;
         for request in requests {
@@ -373,6 +376,7 @@ async fn shutdown_finishes_in_flight_requests() {
             }
         }
         let rows = app.db.count("SELECT COUNT(*) FROM grades").await;
+        assert!(created > 0, "route {route}: some requests were in flight");
         assert_eq!(rows, created, "route {route}: every 201 is stored, nothing else");
         app.stop().await;
     }
