@@ -301,6 +301,7 @@ try {
     await check(`screenshot saved to ${env.SCREENSHOT}`, async () => {
       const out = path.resolve(env.SCREENSHOT);
       mkdirSync(path.dirname(out), { recursive: true });
+      await tid('refresh-all').click(); // every static panel current, not up to 10 s old
       await page.waitForTimeout(2500); // let the throughput history and charts fill in
       await page.screenshot({ path: out, fullPage: true });
     });

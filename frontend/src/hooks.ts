@@ -145,8 +145,14 @@ export function useNow(ms = 5000): number {
 export function useFitRows(
   ref: RefObject<HTMLElement | null>,
   opts: { rowPx: number; headerPx: number; min: number; max: number; fallback: number; autoHeightQuery: string },
+  /** Changes when rows are (re)rendered, so the real row height replaces the `rowPx` guess. */
+  remeasureKey?: unknown,
 ): number {
   const [rows, setRows] = useState(opts.fallback);
+  // Last real row/header heights: while a page loads (no rows) they stand in for the guesses,
+  // so the limit cannot flip-flop between an estimate and a measurement.
+  const lastRowH = useRef(0);
+  const lastHeadH = useRef(0);
   const { rowPx, headerPx, min, max, fallback, autoHeightQuery } = opts;
   useEffect(() => {
     const el = ref.current;
@@ -155,9 +161,14 @@ export function useFitRows(
     const measure = () => {
       if (window.matchMedia(autoHeightQuery).matches) return setRows(fallback);
       const row = el.querySelector('tbody tr');
+      const head = el.querySelector('thead');
       const measuredRow = row ? row.getBoundingClientRect().height : 0;
-      const rowH = measuredRow > 10 ? measuredRow : rowPx;
-      setRows(fitRows(el.clientHeight, rowH, { headerPx, min, max, fallback }));
+      const measuredHead = head ? head.getBoundingClientRect().height : 0;
+      if (measuredRow > 10) lastRowH.current = measuredRow;
+      if (measuredHead > 10) lastHeadH.current = measuredHead + 2;
+      const rowH = lastRowH.current || rowPx;
+      const headH = lastHeadH.current || headerPx;
+      setRows(fitRows(el.clientHeight, rowH, { headerPx: headH, min, max, fallback }));
     };
     const ro = new ResizeObserver(() => {
       window.clearTimeout(timer);
@@ -169,6 +180,6 @@ export function useFitRows(
       ro.disconnect();
       window.clearTimeout(timer);
     };
-  }, [ref, rowPx, headerPx, min, max, fallback, autoHeightQuery]);
+  }, [ref, rowPx, headerPx, min, max, fallback, autoHeightQuery, remeasureKey]);
   return rows;
 }

@@ -19,7 +19,12 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
   const [pager, dispatch] = useReducer(pagerReducer, initialPager);
   // As many rows as fit the panel, so a projector never shows a half-scrolled table.
   const bodyRef = useRef<HTMLDivElement>(null);
-  const limit = useFitRows(bodyRef, { rowPx: 35, headerPx: 36, min: 5, max: 50, fallback: PAGE_SIZE, autoHeightQuery: '(max-width: 760px)' });
+  const [rowsShown, setRowsShown] = useState(0);
+  const limit = useFitRows(
+    bodyRef,
+    { rowPx: 41, headerPx: 36, min: 5, max: 50, fallback: PAGE_SIZE, autoHeightQuery: '(max-width: 760px)' },
+    rowsShown > 0,
+  );
 
   const [debouncedYear, flushYear] = useDebounced(yearText, 400);
   const year = parseYear(debouncedYear);
@@ -84,6 +89,8 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
       </div>
     );
 
+  const shown = data?.items.length ?? 0;
+  useEffect(() => setRowsShown(shown), [shown]);
   const hasNext = !!data?.next_cursor;
   return (
     <Panel

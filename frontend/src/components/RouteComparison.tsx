@@ -1,5 +1,5 @@
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
+import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
 import { latencyVerdict, timeTicks, toRouteRows } from '../lib/routes';
 import { useRealtime } from '../realtime';
 import { EmptyState, Panel, tooltipStyle } from './ui';
@@ -99,7 +99,7 @@ export function RouteComparison() {
             ) : (
               <div className="chart">
                 <ResponsiveContainer width="100%" height="100%">
-                  <AreaChart data={throughput} margin={{ top: 6, right: 6, bottom: 0, left: -18 }}>
+                  <AreaChart data={throughput} margin={{ top: 6, right: 6, bottom: 0, left: -14 }}>
                     <defs>
                       {rows.map((r) => (
                         <linearGradient key={r.route} id={`tp-${r.route}`} x1="0" y1="0" x2="0" y2="1">
@@ -110,7 +110,7 @@ export function RouteComparison() {
                     </defs>
                     <CartesianGrid vertical={false} stroke="#1e2940" />
                     <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} />
-                    <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={44} />
+                    <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={52} tickFormatter={(v) => formatAxisRate(Number(v))} />
                     <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), name === 'grpc' ? 'gRPC' : name === 'rest' ? 'REST' : String(name)]} />
                     {rows.map((r) => (
                       <Area key={r.route} type="monotone" dataKey={r.route} stroke={r.color} strokeWidth={2} fill={`url(#tp-${r.route})`} isAnimationActive={false} dot={false} connectNulls />

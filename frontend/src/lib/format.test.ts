@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAverage, formatClock, formatCompact, formatMs, formatNumber, formatPercent, formatRate, formatRelative } from './format';
+import { formatAverage, formatAxisRate, formatClock, formatCompact, formatMs, formatNumber, formatPercent, formatRate, formatRelative } from './format';
 
 describe('formatNumber', () => {
   it('groups thousands', () => {
@@ -70,5 +70,16 @@ describe('time', () => {
   it('clock', () => {
     expect(formatClock(new Date(2026, 0, 2, 3, 4, 5))).toBe('03:04:05');
     expect(formatClock('nope')).toBe('—');
+  });
+});
+
+describe('formatAxisRate', () => {
+  it('keeps small rates readable', () => {
+    expect(formatAxisRate(0)).toBe('0');
+    expect(formatAxisRate(0.045)).toBe('0.045');
+    expect(formatAxisRate(0.015)).toBe('0.015');
+    expect(formatAxisRate(2.5)).toBe('2.5');
+    expect(formatAxisRate(12)).toBe('12');
+    expect(formatAxisRate(15300)).toBe('15.3K');
   });
 });

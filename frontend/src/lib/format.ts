@@ -83,3 +83,11 @@ export function formatDateTime(iso: string | null | undefined): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${formatClock(d)}`;
 }
+
+/** Short axis label for a rate: 0.045 -> "0.045", 0.05 -> "0.05", 2.5 -> "2.5", 12 -> "12". */
+export function formatAxisRate(v: number): string {
+  if (!Number.isFinite(v)) return '';
+  if (v === 0) return '0';
+  if (Math.abs(v) >= 10) return formatCompact(Math.round(v));
+  return String(Number(v.toPrecision(2)));
+}
