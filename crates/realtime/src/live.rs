@@ -124,7 +124,12 @@ pub async fn run_subscriber(state: AppState, io: SocketIo, shutdown: impl Future
             }
             Err(error) => error,
         };
-        tracing::warn!(%channel, reason = %ended, retry_in_ms = backoff.as_millis() as u64, "redis events subscription lost; reconnecting");
+        let retry_in_ms = backoff.as_millis() as u64;
+        if ever_subscribed {
+            tracing::warn!(%channel, reason = %ended, retry_in_ms, "redis events subscription lost; reconnecting");
+        } else {
+            tracing::warn!(%channel, reason = %ended, retry_in_ms, "cannot subscribe to redis events yet; retrying");
+        }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = &mut shutdown => return,
