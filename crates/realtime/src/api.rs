@@ -60,19 +60,16 @@ async fn courses(State(state): State<AppState>) -> Result<Json<Vec<Course>>, Api
 
 async fn grades(State(state): State<AppState>, params: Params) -> Result<Json<GradePage>, ApiError> {
     let q = query(params)?;
-    let catalog = state.catalog.get().await?;
-    let filter = GradeFilter { curso: q.course(&catalog)?, semestre: q.semester()?, year: q.year()? };
-    let limit = q.limit(20)?;
-    let cursor = q.cursor()?;
+    let (semestre, year, limit, cursor) = (q.semester()?, q.year()?, q.limit(20)?, q.cursor()?);
+    let filter = GradeFilter { curso: q.course_in(&state.catalog).await?, semestre, year };
     Ok(Json(stats::list_grades(&state.pool, &filter, limit, cursor).await?))
 }
 
 async fn pass_fail(State(state): State<AppState>, params: Params) -> Result<Json<PassFail>, ApiError> {
     let q = query(params)?;
-    let catalog = state.catalog.get().await?;
-    let curso = required(q.course(&catalog)?, "curso")?;
     let semestre = required(q.semester()?, "semestre")?;
     let year = q.year()?;
+    let curso = required(q.course_in(&state.catalog).await?, "curso")?;
     Ok(Json(stats::pass_fail(&state.pool, &curso, semestre, year).await?))
 }
 

@@ -67,11 +67,22 @@ impl std::error::Error for ApiError {}
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if grades_storage::mysql::is_unavailable(&error) {
+        if grades_storage::mysql::is_unavailable(&error) || schema_missing(&error) {
             Self::Unavailable { dependency: "mysql", detail: error.to_string() }
         } else {
             Self::Internal(format!("mysql: {error}"))
         }
+    }
+}
+
+/// Unknown database (1049) or table (1146): the storing services have not migrated it yet (they
+/// own the schema), which is a wait-and-retry condition for this read-only service, not a bug.
+fn schema_missing(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            matches!(db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number()), Some(1049 | 1146))
+        }
+        _ => false,
     }
 }
 

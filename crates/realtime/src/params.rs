@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use grades_domain::{Catalog, CourseCode, Semester, Year};
 use serde_json::Value;
 
+use crate::catalog::CatalogCache;
 use crate::error::ApiError;
 
 /// Most rows any list endpoint returns in one answer.
@@ -47,6 +48,13 @@ impl Query {
 
     pub fn course(&self, catalog: &Catalog) -> Result<Option<CourseCode>, ApiError> {
         self.get("curso").map(|raw| course(raw, catalog)).transpose()
+    }
+
+    /// `curso` checked against the catalog, which is only read when the parameter is present.
+    pub async fn course_in(&self, catalog: &CatalogCache) -> Result<Option<CourseCode>, ApiError> {
+        let Some(raw) = self.get("curso") else { return Ok(None) };
+        CourseCode::parse(raw).map_err(|message| ApiError::invalid("curso", message))?;
+        course(raw, &*catalog.get().await?).map(Some)
     }
 
     pub fn semester(&self) -> Result<Option<Semester>, ApiError> {

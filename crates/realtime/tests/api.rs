@@ -957,3 +957,39 @@ async fn shutdown_is_prompt_with_clients_connected() {
     assert!(TcpStream::connect(env.addr).await.is_err(), "port closed after shutdown");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_not_migrated_yet_is_503_not_500() {
+    // Realtime never migrates: until a storing service has created the schema, it waits.
+    let redis = TestRedis::new().await;
+    let missing = format!("{}/grades_never_created_{}", grades_testkit::mysql_server_url().await, std::process::id());
+    let app = realtime::Application::build(realtime::Config {
+        port: 0,
+        bind_address: "127.0.0.1".into(),
+        mysql_url: missing,
+        redis_url: redis.url().to_owned(),
+        redis_prefix: redis.prefix().to_owned(),
+        mysql_max_connections: 2,
+    })
+    .await
+    .expect("build realtime");
+    let url = format!("http://{}", app.local_addr());
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(app.run(shutdown.clone()));
+    let http = reqwest::Client::new();
+
+    for path in ["/api/courses", "/api/grades", "/api/stats/top-students", "/api/stats/pass-fail?curso=SO1&semestre=2S"] {
+        let response = http.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+        assert_eq!(response.headers()["retry-after"], "5", "{path}");
+    }
+    // Parameters that need no catalog are still checked first.
+    assert_eq!(http.get(format!("{url}/api/grades?semestre=3S")).send().await.unwrap().status(), 422);
+    assert_eq!(http.get(format!("{url}/api/stats/pass-fail?semestre=2S")).send().await.unwrap().status(), 422);
+    assert_eq!(http.get(format!("{url}/api/grades?curso=S-O1")).send().await.unwrap().status(), 422);
+    let ready = http.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(20), task).await.expect("stops").expect("task").expect("exits cleanly");
+}
