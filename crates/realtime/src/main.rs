@@ -9,11 +9,5 @@ async fn main() -> std::process::ExitCode {
         Ok(app) => app.run(grades_kit::Shutdown::new().on_signal()).await.map_err(|e| e.to_string()),
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("realtime: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    grades_kit::exit_code("realtime", result)
 }
