@@ -52,3 +52,7 @@ migrate:
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks (release build, local MySQL/Redis, wrk): writes docs/benchmarks.md. Not part of CI.
+bench:
+    bash scripts/bench.sh
