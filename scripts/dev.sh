@@ -38,9 +38,11 @@ stop() {
 trap stop INT TERM EXIT
 
 # Prefixes every line with a coloured service name so the logs stay readable when interleaved.
+# The process substitution keeps $! the service's own pid, so stop() signals the service itself.
 run() {
-    local name=$1 colour=$2; shift 2
-    ( "$@" 2>&1 | sed -u "s/^/$(printf '\033[%sm%-12s\033[0m' "$colour" "$name")| /" ) &
+    local name=$1 colour=$2 label; shift 2
+    label=$(printf '\033[%sm%-12s\033[0m' "$colour" "$name")
+    "$@" > >(sed -u "s/^/$label| /") 2>&1 &
     pids+=($!)
 }
 
@@ -54,7 +56,7 @@ if [ -x "$bin/realtime" ]; then
 fi
 if [ -f frontend/package.json ]; then
     (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
-    run dashboard "34" bash -c "cd frontend && exec npx vite --host 127.0.0.1 --port 5173 --strictPort"
+    run dashboard "34" bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
 fi
 
 sleep 2
