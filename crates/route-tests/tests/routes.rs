@@ -258,6 +258,38 @@ async fn redis_down_still_accepts_grades_and_counts_the_failure() {
 }
 
 #[tokio::test]
+async fn live_state_lost_by_redis_is_rebuilt_from_mysql() {
+    for route in Route::ALL {
+        let app = spawn_app(route).await;
+        for carnet in 1..=3 {
+            assert_eq!(app.post_grade(&grade(carnet, "SO1", 80)).await.status().as_u16(), 201);
+        }
+        assert_eq!(eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 3) }).await, Some(3));
+
+        // Redis loses everything (restart without persistence, eviction, failover to an empty replica).
+        let mut connection = app.redis.connection().await;
+        let keys: Vec<String> = connection.keys(format!("{}*", app.redis.prefix())).await.unwrap();
+        let _: () = connection.del(keys).await.unwrap();
+
+        assert_eq!(app.post_grade(&grade(4, "SO1", 50)).await.status().as_u16(), 201);
+        let total = eventually(Duration::from_secs(10), || async { redis_total(&app).await.filter(|t| *t == 4) }).await;
+        assert_eq!(total, Some(4), "route {route}: every acknowledged grade is counted again, none twice");
+        let prefix = app.redis.prefix().to_owned();
+        let students: u64 = connection.scard(format!("{prefix}students:SO1:2S:2023")).await.unwrap();
+        assert_eq!(students, 4);
+        let by_route: Option<u64> = connection.hget(format!("{prefix}route_count"), route.as_str()).await.unwrap();
+        assert_eq!(by_route, Some(4));
+        let recent: Vec<String> = connection.lrange(format!("{prefix}recent"), 0, -1).await.unwrap();
+        assert_eq!(recent.len(), 4, "the live feed is rebuilt without duplicates");
+
+        // Counting resumes normally after the rebuild.
+        assert_eq!(app.post_grade(&grade(5, "BD1", 90)).await.status().as_u16(), 201);
+        assert_eq!(eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 5) }).await, Some(5));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn mysql_down_gives_503_with_retry_after_and_recovers() {
     for route in Route::ALL {
         let app = spawn_app(route).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, RedisError, Script};
 use serde::{Deserialize, Serialize};
+use sqlx::MySqlPool;
 use tokio::sync::Mutex;
 
 use crate::writer::StoredGrade;
@@ -45,6 +46,11 @@ impl LiveKeys {
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
+    /// Highest grade id the live state was rebuilt from MySQL at; its absence means the live
+    /// state is missing (first start, or Redis lost its data) and must be rebuilt.
+    pub fn synced_id(&self) -> String {
+        format!("{}synced_id", self.prefix)
+    }
 }
 
 /// One message on the events channel: everything a dashboard needs to update without a read.
@@ -74,21 +80,31 @@ pub struct StudentCount {
 
 /// Applies one committed batch atomically: counters, distinct-student sets, the recent list, and
 /// one pub/sub announcement carrying the new values (so subscribers never read back or poll).
+///
+/// Grades at or below `synced_id` were already counted by a rebuild from MySQL and are only
+/// announced; without `synced_id` the script changes nothing and returns -1 (rebuild first).
 const RECORD_BATCH: &str = r#"
 local p = ARGV[1]
+local synced = redis.call('GET', p .. 'synced_id')
+if not synced then return -1 end
+synced = tonumber(synced)
 local grades = cjson.decode(ARGV[2])
-local total = redis.call('INCRBY', p .. 'total', #grades)
+local counted = 0
 local touched, order = {}, {}
 for _, g in ipairs(grades) do
-  redis.call('HINCRBY', p .. 'route_count', g.route, 1)
   local term = g.curso .. ':' .. g.semestre .. ':' .. string.format('%d', g.year)
-  redis.call('SADD', p .. 'students:' .. term, string.format('%d', g.carnet))
+  if g.id > synced then
+    counted = counted + 1
+    redis.call('HINCRBY', p .. 'route_count', g.route, 1)
+    redis.call('SADD', p .. 'students:' .. term, string.format('%d', g.carnet))
+    redis.call('LPUSH', p .. 'recent', cjson.encode(g))
+  end
   if not touched[term] then
     touched[term] = true
     table.insert(order, {g.curso, g.semestre, g.year, term})
   end
-  redis.call('LPUSH', p .. 'recent', cjson.encode(g))
 end
+local total = redis.call('INCRBY', p .. 'total', counted)
 redis.call('LTRIM', p .. 'recent', 0, tonumber(ARGV[3]) - 1)
 local students = {}
 for _, t in ipairs(order) do
@@ -104,6 +120,14 @@ redis.call('PUBLISH', p .. 'events', cjson.encode({total = total, route_count = 
   grades = newest_first, students = students}))
 return total
 "#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("rebuilding the live state from MySQL: {0}")]
+    Mysql(#[from] sqlx::Error),
+}
 
 /// Redis connection that is made on first use and re-made after failures, so a service starts and
 /// serves while Redis is down.
@@ -153,17 +177,83 @@ impl LiveState {
         redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ())
     }
 
-    pub async fn record_batch(&self, grades: &[StoredGrade]) -> Result<(), RedisError> {
+    /// Applies one committed batch. When the live state is missing (first start, or Redis lost
+    /// its data) it is first rebuilt from MySQL, which already holds this batch.
+    pub async fn record_batch(&self, pool: &MySqlPool, grades: &[StoredGrade]) -> Result<(), LiveError> {
+        if self.run_record_script(grades).await? < 0 {
+            self.rebuild_from_mysql(pool).await?;
+            self.run_record_script(grades).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_record_script(&self, grades: &[StoredGrade]) -> Result<i64, RedisError> {
         let payload = serde_json::to_string(grades).map_err(|e| RedisError::from((redis::ErrorKind::TypeError, "encode", e.to_string())))?;
         let mut connection = self.connection().await?;
-        self.record_batch
-            .prepare_invoke()
-            .arg(self.keys.prefix())
-            .arg(payload)
-            .arg(RECENT_LEN)
-            .invoke_async::<u64>(&mut connection)
-            .await
-            .map(|_| ())
+        self.record_batch.prepare_invoke().arg(self.keys.prefix()).arg(payload).arg(RECENT_LEN).invoke_async::<i64>(&mut connection).await
+    }
+
+    /// Rebuilds every live key from MySQL. Holds the `id_sequence` lock meanwhile, so no batch
+    /// commits during the rebuild; `synced_id` then tells later batch updates which grades the
+    /// rebuild already counted, so none is counted twice or missed.
+    pub async fn rebuild_from_mysql(&self, pool: &MySqlPool) -> Result<(), LiveError> {
+        let mut tx = pool.begin().await?;
+        let (next_id,): (u64,) = sqlx::query_as("SELECT next_id FROM id_sequence WHERE name = 'grades' FOR UPDATE").fetch_one(&mut *tx).await?;
+        let mut connection = self.connection().await?;
+        if connection.exists::<_, bool>(self.keys.synced_id()).await? {
+            return Ok(()); // another replica rebuilt it while this one waited for the lock
+        }
+        let synced_id = next_id - 1;
+        let routes: Vec<(String, u64)> =
+            sqlx::query_as("SELECT CAST(route AS CHAR), CAST(grades AS UNSIGNED) FROM route_stats").fetch_all(&mut *tx).await?;
+        let enrollments: Vec<(String, String, u16, u64)> =
+            sqlx::query_as("SELECT curso, semestre, year, carnet FROM enrollments WHERE year <> 0").fetch_all(&mut *tx).await?;
+        let recent: Vec<String> = crate::stats::newest_grades(&mut *tx, RECENT_LEN as u32)
+            .await?
+            .iter()
+            .filter_map(|grade| serde_json::to_string(grade).ok())
+            .collect();
+
+        let mut stale: Vec<String> = Vec::new();
+        let mut cursor = 0_u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}students:*", self.keys.prefix()))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            stale.extend(keys);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !stale.is_empty() {
+            pipe.del(stale).ignore();
+        }
+        pipe.del(&[self.keys.route_count(), self.keys.recent()]).ignore();
+        pipe.set(self.keys.total(), routes.iter().map(|(_, n)| n).sum::<u64>()).ignore();
+        for (route, count) in &routes {
+            pipe.hset(self.keys.route_count(), route, count).ignore();
+        }
+        for chunk in enrollments.chunks(1000) {
+            for (curso, semestre, year, carnet) in chunk {
+                pipe.sadd(self.keys.students(curso, semestre, *year), carnet).ignore();
+            }
+        }
+        if !recent.is_empty() {
+            pipe.rpush(self.keys.recent(), recent).ignore();
+        }
+        pipe.set(self.keys.synced_id(), synced_id).ignore();
+        pipe.query_async::<()>(&mut connection).await?;
+        tx.commit().await?;
+        tracing::info!(synced_id, students = enrollments.len(), "live state rebuilt from MySQL");
+        Ok(())
     }
 
     pub async fn total(&self) -> Result<u64, RedisError> {

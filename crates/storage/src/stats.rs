@@ -88,6 +88,18 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
     Ok(GradePage { items: rows.into_iter().map(GradeRecord::from).collect(), next_cursor })
 }
 
+/// The newest grades, newest first (also used to rebuild the live feed).
+pub async fn newest_grades<'c, E: sqlx::Executor<'c, Database = MySql>>(executor: E, limit: u32) -> Result<Vec<GradeRecord>, sqlx::Error> {
+    let rows: Vec<GradeRow> = sqlx::query_as(
+        "SELECT id, carnet, nombre, curso, nota, semestre, CAST(year AS UNSIGNED) AS year, CAST(route AS CHAR) AS route, created_at \
+         FROM grades ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(GradeRecord::from).collect())
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PassFail {
     pub curso: String,

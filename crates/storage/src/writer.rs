@@ -95,7 +95,7 @@ pub struct GradeWriter {
 impl GradeWriter {
     pub fn spawn(pool: MySqlPool, live: Option<LiveState>, metrics: StorageMetrics, config: WriterConfig) -> (Self, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(config.queue_capacity);
-        let redis_updates = live.map(|live| spawn_live_updater(live, metrics.clone()));
+        let redis_updates = live.map(|live| spawn_live_updater(live, pool.clone(), metrics.clone()));
         let task = tokio::spawn(run(pool, rx, redis_updates, metrics, config));
         (Self { queue }, task)
     }
@@ -157,11 +157,12 @@ async fn run(
     tracing::debug!("grade writer stopped");
 }
 
-fn spawn_live_updater(live: LiveState, metrics: StorageMetrics) -> (mpsc::Sender<Vec<StoredGrade>>, JoinHandle<()>) {
+fn spawn_live_updater(live: LiveState, pool: MySqlPool, metrics: StorageMetrics) -> (mpsc::Sender<Vec<StoredGrade>>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Vec<StoredGrade>>(1024);
     let task = tokio::spawn(async move {
         while let Some(grades) = rx.recv().await {
-            match tokio::time::timeout(Duration::from_secs(2), live.record_batch(&grades)).await {
+            // Generous: a rebuild after Redis lost its data reads every enrollment.
+            match tokio::time::timeout(Duration::from_secs(60), live.record_batch(&pool, &grades)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     metrics.redis_failures.inc_by(grades.len() as u64);
