@@ -6,7 +6,7 @@
 #   - the built bundle in frontend/dist (npm run build) and frontend/node_modules (npm ci)
 #   - MySQL/MariaDB and Redis reachable at MYSQL_URL / REDIS_URL
 #
-#   MYSQL_URL   default mysql://root@127.0.0.1:3306/grades_e2e (database created if missing)
+#   MYSQL_URL   default mysql://root@127.0.0.1:3306/grades_e2e (the run uses a fresh grades_e2e_<pid>_<n>, dropped on exit)
 #   REDIS_URL   default redis://127.0.0.1:6379
 #   SCREENSHOT  optional path for a full-page screenshot (relative to the caller's directory)
 #   E2E_KEEP_LOGS=1  keep the service logs even when everything passed
@@ -79,6 +79,9 @@ cleanup() {
     fi
   done
   wait 2>/dev/null || true
+  if [[ -n "${DROP_DB:-}" ]]; then
+    mysql_admin "DROP DATABASE IF EXISTS \`$DB_NAME\`" >/dev/null 2>&1 || true
+  fi
   if command -v redis-cli >/dev/null 2>&1 && [[ -z "${E2E_KEEP_REDIS:-}" ]]; then
     redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null |
       xargs -r -n 200 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
@@ -130,14 +133,17 @@ mapfile -t DB < <(node -e '
   console.log(decodeURIComponent(u.pathname.replace(/^\//, "")));' "$MYSQL_URL") || die "bad MYSQL_URL"
 DB_NAME="${DB[4]:-}"
 [[ "$DB_NAME" =~ ^[A-Za-z0-9_]+$ ]] || die "MYSQL_URL must name a database ([A-Za-z0-9_]+), got '$DB_NAME'"
+# Each run gets its own empty database (MYSQL_URL's name plus a suffix), dropped on exit, so the
+# live figures start from zero: the services rebuild Redis's live state from MySQL on first use.
+DB_NAME="${DB_NAME}_$$_${RANDOM}"
+MYSQL_URL="${MYSQL_URL%/*}/$DB_NAME"
 MYSQL_CLI="$(command -v mariadb || command -v mysql || true)"
+mysql_admin() { MYSQL_PWD="${DB[3]}" "$MYSQL_CLI" --protocol=TCP -h "${DB[0]}" -P "${DB[1]}" -u "${DB[2]}" -e "$1"; }
 if [[ -n "$MYSQL_CLI" ]]; then
-  say "ensuring database $DB_NAME exists on ${DB[0]}:${DB[1]}"
-  MYSQL_PWD="${DB[3]}" "$MYSQL_CLI" --protocol=TCP -h "${DB[0]}" -P "${DB[1]}" -u "${DB[2]}" \
-    -e "CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`" >"$LOG_DIR/create-db.log" 2>&1 ||
-    die "could not create database $DB_NAME: $(cat "$LOG_DIR/create-db.log")"
+  DROP_DB=1
+  say "creating database $DB_NAME on ${DB[0]}:${DB[1]}"
 else
-  say "no mariadb/mysql CLI; assuming database $DB_NAME exists"
+  say "no mariadb/mysql CLI; the services create database $DB_NAME (it is left behind)"
 fi
 
 COMMON_ENV=(

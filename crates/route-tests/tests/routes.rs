@@ -253,6 +253,16 @@ async fn redis_down_still_accepts_grades_and_counts_the_failure() {
         })
         .await;
         assert!(failures.is_some(), "redis failure counted in metrics (route {route})");
+
+        // Redis comes back: the live figures catch up with MySQL, including the grade it missed.
+        app.redis_proxy.resume().await;
+        let caught_up = eventually(Duration::from_secs(15), || async {
+            app.post_grade(&grade(3, "SO1", 72)).await;
+            let stored = app.db.count("SELECT COUNT(*) FROM grades").await as u64;
+            redis_total(&app).await.filter(|t| *t == stored)
+        })
+        .await;
+        assert!(caught_up.is_some(), "route {route}: redis total equals MySQL after the outage");
         app.stop().await;
     }
 }

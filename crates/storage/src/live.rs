@@ -193,6 +193,12 @@ impl LiveState {
         self.record_batch.prepare_invoke().arg(self.keys.prefix()).arg(payload).arg(RECENT_LEN).invoke_async::<i64>(&mut connection).await
     }
 
+    /// Marks the live state as stale, so the next batch update rebuilds it from MySQL.
+    pub async fn invalidate(&self) -> Result<(), RedisError> {
+        let mut connection = self.connection().await?;
+        connection.del(self.keys.synced_id()).await
+    }
+
     /// Rebuilds every live key from MySQL. Holds the `id_sequence` lock meanwhile, so no batch
     /// commits during the rebuild; `synced_id` then tells later batch updates which grades the
     /// rebuild already counted, so none is counted twice or missed.

@@ -6,6 +6,8 @@
 //! (distinct students, idempotency keys) race-free, and ids a stable newest-first cursor.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -110,7 +112,7 @@ impl GradeWriter {
 async fn run(
     pool: MySqlPool,
     mut rx: mpsc::Receiver<Pending>,
-    redis_updates: Option<(mpsc::Sender<Vec<StoredGrade>>, JoinHandle<()>)>,
+    redis_updates: Option<LiveUpdates>,
     metrics: StorageMetrics,
     config: WriterConfig,
 ) {
@@ -134,9 +136,12 @@ async fn run(
                 }
                 // Redis after the commit, off the request path: a slow or dead Redis never delays
                 // or fails an acknowledged grade.
-                if let (Some((updates, _)), false) = (&redis_updates, created.is_empty()) {
+                if let (Some(updates), false) = (&redis_updates, created.is_empty()) {
                     let count = created.len() as u64;
-                    if updates.try_send(created).is_err() {
+                    // A full queue means Redis is far behind; dropping is safe because the next
+                    // update then rebuilds the live state from MySQL.
+                    if updates.queue.try_send(created).is_err() {
+                        updates.missed.store(true, Ordering::Release);
                         metrics.redis_failures.inc_by(count);
                         tracing::warn!(grades = count, "redis live-state queue is full; update dropped");
                     }
@@ -150,32 +155,49 @@ async fn run(
             }
         }
     }
-    if let Some((updates, task)) = redis_updates {
-        drop(updates);
+    if let Some(LiveUpdates { queue, task, .. }) = redis_updates {
+        drop(queue);
         let _ = task.await;
     }
     tracing::debug!("grade writer stopped");
 }
 
-fn spawn_live_updater(live: LiveState, pool: MySqlPool, metrics: StorageMetrics) -> (mpsc::Sender<Vec<StoredGrade>>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Vec<StoredGrade>>(1024);
+/// Queue of committed batches for the Redis updater, and the flag saying Redis missed some.
+struct LiveUpdates {
+    queue: mpsc::Sender<Vec<StoredGrade>>,
+    missed: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+fn spawn_live_updater(live: LiveState, pool: MySqlPool, metrics: StorageMetrics) -> LiveUpdates {
+    let (queue, mut rx) = mpsc::channel::<Vec<StoredGrade>>(1024);
+    let missed = Arc::new(AtomicBool::new(false));
+    let flag = missed.clone();
     let task = tokio::spawn(async move {
+        // After a failed update Redis misses some grades: the next update starts with a rebuild
+        // from MySQL, so an outage leaves no lasting drift in the live figures.
         while let Some(grades) = rx.recv().await {
-            // Generous: a rebuild after Redis lost its data reads every enrollment.
-            match tokio::time::timeout(Duration::from_secs(60), live.record_batch(&pool, &grades)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    metrics.redis_failures.inc_by(grades.len() as u64);
-                    tracing::warn!(%error, grades = grades.len(), "redis live-state update failed; MySQL has the grades");
+            let update = async {
+                if missed.load(Ordering::Acquire) {
+                    live.invalidate().await?;
+                    missed.store(false, Ordering::Release);
                 }
-                Err(_) => {
-                    metrics.redis_failures.inc_by(grades.len() as u64);
-                    tracing::warn!(grades = grades.len(), "redis live-state update timed out; MySQL has the grades");
-                }
+                live.record_batch(&pool, &grades).await
+            };
+            // Generous: a rebuild reads every enrollment.
+            let failure = match tokio::time::timeout(Duration::from_secs(60), update).await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(_) => Some("timed out".to_owned()),
+            };
+            if let Some(error) = failure {
+                missed.store(true, Ordering::Release);
+                metrics.redis_failures.inc_by(grades.len() as u64);
+                tracing::warn!(%error, grades = grades.len(), "redis live-state update failed; MySQL has the grades");
             }
         }
     });
-    (tx, task)
+    LiveUpdates { queue, missed: flag, task }
 }
 
 type Outcomes = Vec<Result<StoreOutcome, StoreError>>;
