@@ -193,18 +193,8 @@ def cargo_binaries() -> dict[str, str]:
 
 
 def declared_binaries() -> set[str]:
-    """Binaries the image may run: every Cargo-declared binary, plus contract
-    binaries whose crate does not exist yet (the services are being written
-    in parallel; the Cargo files win as soon as they exist)."""
-    bins = set(cargo_binaries())
-    for b in CONTRACT_BINARIES:
-        if b not in bins and not (ROOT / "crates" / b / "src" / "main.rs").exists():
-            bins.add(b)  # crate not written yet: trust the contract for now
-    return bins
-
-
-def pending_contract_binaries() -> list[str]:
-    return [b for b in CONTRACT_BINARIES if b not in cargo_binaries()]
+    """Binaries the image may run: every binary a crate declares (crates/*/Cargo.toml)."""
+    return set(cargo_binaries())
 
 
 @pytest.fixture(scope="session")
