@@ -69,10 +69,7 @@ impl CourseCode {
             return Err("must not be blank".into());
         }
         if code.len() > Self::MAX_CHARS || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!(
-                "must be a course code of at most {} letters and digits, like SO1",
-                Self::MAX_CHARS
-            ));
+            return Err(format!("must be a course code of at most {} letters and digits, like SO1", Self::MAX_CHARS));
         }
         Ok(Self(code))
     }
@@ -95,11 +92,7 @@ pub struct Nota(u8);
 
 impl Nota {
     pub fn new(value: u64) -> Result<Self, String> {
-        u8::try_from(value)
-            .ok()
-            .filter(|v| *v <= 100)
-            .map(Self)
-            .ok_or_else(|| format!("must be between 0 and 100 (got {value})"))
+        u8::try_from(value).ok().filter(|v| *v <= 100).map(Self).ok_or_else(|| format!("must be between 0 and 100 (got {value})"))
     }
 
     pub fn get(self) -> u8 {
@@ -178,10 +171,7 @@ impl IdempotencyKey {
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!(
-                "Idempotency-Key must be 1 to {} visible ASCII characters (no spaces)",
-                Self::MAX_LEN
-            ));
+            return Err(format!("Idempotency-Key must be 1 to {} visible ASCII characters (no spaces)", Self::MAX_LEN));
         }
         Ok(Self(raw.to_owned()))
     }

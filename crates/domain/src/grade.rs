@@ -1,12 +1,12 @@
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{Carnet, Catalog, CourseCode, Nota, Semester, StudentName, Year};
 
 /// Which ingestion route stored a grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Route {
     Grpc,
@@ -91,9 +91,8 @@ impl NewGrade {
         let mut errors = ValidationErrors::default();
         let carnet = field(object, "carnet", &mut errors, |v| integer(v).and_then(Carnet::new));
         let nombre = field(object, "nombre", &mut errors, |v| text(v).and_then(StudentName::parse));
-        let curso = field(object, "curso", &mut errors, |v| {
-            text(v).and_then(CourseCode::parse).and_then(|code| known_course(code, catalog))
-        });
+        let curso =
+            field(object, "curso", &mut errors, |v| text(v).and_then(CourseCode::parse).and_then(|code| known_course(code, catalog)));
         let nota = field(object, "nota", &mut errors, |v| integer(v).and_then(Nota::new));
         let semestre = field(object, "semestre", &mut errors, |v| text(v).and_then(Semester::parse));
         let year = field(object, "year", &mut errors, |v| integer(v).and_then(Year::new));
@@ -115,15 +114,19 @@ impl NewGrade {
         year: u64,
         catalog: &Catalog,
     ) -> Result<Self, ValidationErrors> {
-        let object = Map::from_iter([
-            ("carnet".to_owned(), Value::from(carnet)),
-            ("nombre".to_owned(), Value::from(nombre)),
-            ("curso".to_owned(), Value::from(curso)),
-            ("nota".to_owned(), Value::from(nota)),
-            ("semestre".to_owned(), Value::from(semestre)),
-            ("year".to_owned(), Value::from(year)),
-        ]);
-        Self::from_json(&object, catalog)
+        let mut errors = ValidationErrors::default();
+        let carnet = checked(&mut errors, "carnet", Carnet::new(carnet));
+        let nombre = checked(&mut errors, "nombre", StudentName::parse(nombre));
+        let curso = checked(&mut errors, "curso", CourseCode::parse(curso).and_then(|code| known_course(code, catalog)));
+        let nota = checked(&mut errors, "nota", Nota::new(nota));
+        let semestre = checked(&mut errors, "semestre", Semester::parse(semestre));
+        let year = checked(&mut errors, "year", Year::new(year));
+        match (carnet, nombre, curso, nota, semestre, year) {
+            (Some(carnet), Some(nombre), Some(curso), Some(nota), Some(semestre), Some(year)) => {
+                Ok(Self { carnet, nombre, curso, nota, semestre, year })
+            }
+            _ => Err(errors),
+        }
     }
 
     /// Stable 64-bit fingerprint (FNV-1a) of the grade, used to tell an idempotent replay from a
@@ -138,10 +141,12 @@ impl NewGrade {
             self.semestre.as_str(),
             self.year.get()
         );
-        canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+        canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
     }
+}
+
+fn checked<T>(errors: &mut ValidationErrors, name: &str, result: Result<T, String>) -> Option<T> {
+    result.map_err(|message| errors.push(name, message)).ok()
 }
 
 fn field<T>(
@@ -163,10 +168,7 @@ fn field<T>(
 fn integer(value: &Value) -> Result<u64, String> {
     match value {
         Value::Number(n) => n.as_u64().ok_or_else(|| format!("must be a non-negative integer (got {n})")),
-        Value::String(s) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("must be a non-negative integer (got {s:?})")),
+        Value::String(s) => s.trim().parse::<u64>().map_err(|_| format!("must be a non-negative integer (got {s:?})")),
         other => Err(format!("must be an integer (got {})", json_kind(other))),
     }
 }
@@ -246,10 +248,8 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_and_discriminating() {
-        let a = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023}))
-            .unwrap();
-        let b = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 91, "semestre": "2S", "year": 2023}))
-            .unwrap();
+        let a = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023})).unwrap();
+        let b = parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 91, "semestre": "2S", "year": 2023})).unwrap();
         assert_eq!(a.fingerprint(), a.clone().fingerprint());
         assert_ne!(a.fingerprint(), b.fingerprint());
     }

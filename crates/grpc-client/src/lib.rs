@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, NewGrade, Route};
-use grades_ingest::{http::grades_router, Accepted, GradeSink, IngestError};
+use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
+use grades_front::{grades_router, Accepted, GradeSink};
 use grades_kit::{health_router, HttpMetrics, MetricsRegistry, ReadyReport, Shutdown};
+use grades_live::latency::LatencyRecorder;
+use grades_live::LiveStore;
 use grades_proto::error_from_status;
 use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
 use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
-use grades_storage::latency::LatencyRecorder;
-use grades_storage::LiveState;
 use tokio::net::TcpListener;
 use tokio::sync::RwLock;
 use tonic::transport::channel::Change;
@@ -96,12 +96,7 @@ impl GrpcSink {
     async fn check_server(&self) -> Result<(), String> {
         let mut request = tonic::Request::new(HealthCheckRequest { service: GRADE_SERVICE.to_owned() });
         request.set_timeout(Duration::from_secs(2));
-        let response = self
-            .health
-            .clone()
-            .check(request)
-            .await
-            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
+        let response = self.health.clone().check(request).await.map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
         match response.into_inner().status() {
             ServingStatus::Serving => Ok(()),
             other => Err(format!("grpc-server reports {other:?}")),
@@ -158,9 +153,11 @@ impl GradeSink for GrpcSink {
         let mut slot = self.catalog.write().await;
         match self.client.clone().list_courses(ListCoursesRequest {}).await {
             Ok(response) => {
-                let courses = response.into_inner().courses.into_iter().filter_map(|c| {
-                    CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name })
-                });
+                let courses = response
+                    .into_inner()
+                    .courses
+                    .into_iter()
+                    .filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
                 let catalog = Arc::new(Catalog::new(courses));
                 *slot = Some((catalog.clone(), Instant::now()));
                 Ok(catalog)
@@ -197,7 +194,7 @@ impl GradeSink for GrpcSink {
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    live: LiveState,
+    live: LiveStore,
     latency: LatencyRecorder,
 }
 
@@ -205,12 +202,9 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let mut registry = MetricsRegistry::new();
         let http_metrics = HttpMetrics::register(&mut registry);
-        let sink = Arc::new(GrpcSink::new(
-            &config.grpc_server_url,
-            Duration::from_millis(config.grpc_timeout_ms),
-            config.grpc_balance_dns,
-        )?);
-        let live = LiveState::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        let sink =
+            Arc::new(GrpcSink::new(&config.grpc_server_url, Duration::from_millis(config.grpc_timeout_ms), config.grpc_balance_dns)?);
+        let live = LiveStore::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
         let latency = LatencyRecorder::default();
 
         let (probe, redis) = (sink.clone(), live.clone());

@@ -4,12 +4,12 @@
 
 use std::net::SocketAddr;
 
-use grades_domain::{IdempotencyKey, Route, ValidationErrors};
-use grades_ingest::{IngestError, IngestService, StorageArgs, StorageRuntime};
+use grades_domain::{IdempotencyKey, IngestError, Route};
+use grades_ingest::{IngestService, StorageArgs, StorageRuntime};
 use grades_kit::{health_router, MetricsRegistry, Shutdown};
+use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
 use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
-use grades_proto::status_from_error;
 use grades_storage::StorageMetrics;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -56,17 +56,11 @@ impl GradeIngestion for GrpcIngestion {
         let request = request.into_inner();
         let result = async {
             let Some(grade) = request.grade else {
-                let mut errors = ValidationErrors::default();
-                errors.push("grade", "is required");
-                return Err(IngestError::Validation(errors));
+                return Err(IngestError::invalid("grade", "is required"));
             };
             let key = match request.idempotency_key.as_str() {
                 "" => None,
-                raw => Some(IdempotencyKey::parse(raw).map_err(|message| {
-                    let mut errors = ValidationErrors::default();
-                    errors.push("Idempotency-Key", message);
-                    IngestError::Validation(errors)
-                })?),
+                raw => Some(IdempotencyKey::parse(raw).map_err(|message| IngestError::invalid("Idempotency-Key", message))?),
             };
             let grade = self
                 .service
@@ -131,11 +125,9 @@ impl Application {
             .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown.wait());
         let http = grades_kit::serve_http(http_listener, http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);
-        drop(storage.writer);
-        let _ = storage.writer_task.await;
+        storage.stop().await;
         tracing::info!("grpc-server stopped");
         grpc.map_err(std::io::Error::other)?;
         http
     }
 }
-

@@ -1,9 +1,15 @@
-//! The ingestion service shared by both routes (validation and storage live here, once), and the
-//! HTTP front of `POST /grades` that both HTTP services (grpc-client, rest-api) serve.
+//! The ingestion service shared by both routes: validation against the course catalog and
+//! storage through the group-commit writer, written once. rest-api calls it in-process,
+//! grpc-server behind gRPC.
+//!
+//! - [`config`]: the storage settings of the writing services.
+//! - [`runtime`]: the pool, writer, projector and Redis sync of one process, started and stopped.
+//! - [`service`]: the service itself.
 
-mod error;
-pub mod http;
-mod service;
+pub mod config;
+pub mod runtime;
+pub mod service;
 
-pub use error::IngestError;
-pub use service::{Accepted, GradeSink, IngestService, StorageArgs, StorageRuntime};
+pub use config::StorageArgs;
+pub use runtime::StorageRuntime;
+pub use service::IngestService;

@@ -12,11 +12,7 @@ pub fn init(service: &'static str) {
         _ => !std::io::stderr().is_terminal(),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
-    } else {
-        builder.compact().try_init()
-    };
+    let result = if json { builder.json().flatten_event(true).with_current_span(false).try_init() } else { builder.compact().try_init() };
     // A second init (tests start several services in one process) keeps the first subscriber.
     if result.is_ok() {
         tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");

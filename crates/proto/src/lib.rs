@@ -1,8 +1,7 @@
 //! Generated gRPC code for `proto/grades.proto`, plus the one mapping between ingestion errors and
 //! gRPC status codes (used in both directions, so the two ends cannot drift apart).
 
-use grades_domain::ValidationErrors;
-use grades_ingest::IngestError;
+use grades_domain::{IngestError, ValidationErrors};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 

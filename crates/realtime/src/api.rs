@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use grades_domain::{Course, Route};
-use grades_storage::latency;
-use grades_storage::live::RouteCounts;
+use grades_live::latency;
+use grades_live::RouteCounts;
 use grades_storage::stats::{self, GradeFilter, GradePage, PassFail, StudentAverage};
 use serde::Serialize;
 
@@ -162,7 +162,7 @@ pub struct Totals {
 }
 
 pub async fn totals(state: &AppState) -> Result<Totals, ApiError> {
-    let (total, route_count) = tokio::try_join!(state.live.total(), state.live.route_counts())?;
+    let (total, route_count) = state.live.totals().await?;
     Ok(Totals { total, route_count })
 }
 

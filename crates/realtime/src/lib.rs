@@ -16,8 +16,8 @@ use std::sync::Arc;
 use axum::http::Method;
 use futures::FutureExt;
 use grades_kit::{health_router, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
+use grades_live::LiveStore;
 use grades_storage::mysql::{self, PoolConfig};
-use grades_storage::LiveState;
 use socketioxide::SocketIo;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
@@ -61,7 +61,7 @@ pub struct Config {
 #[derive(Clone)]
 pub struct AppState {
     pub pool: MySqlPool,
-    pub live: LiveState,
+    pub live: LiveStore,
     pub catalog: CatalogCache,
     pub metrics: RealtimeMetrics,
     pub hub: Arc<Hub>,
@@ -82,7 +82,7 @@ impl Application {
         let metrics = RealtimeMetrics::register(&mut registry);
         let pool_config = PoolConfig { max_connections: config.mysql_max_connections, ..PoolConfig::default() };
         let pool = mysql::lazy_pool(&config.mysql_url, &pool_config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-        let live = LiveState::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        let live = LiveStore::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
         let state = AppState { catalog: CatalogCache::new(pool.clone()), pool, live, metrics, hub: Arc::new(Hub::default()) };
 
         let (socket_layer, io) = SocketIo::builder().with_state(state.clone()).build_layer();
@@ -90,10 +90,7 @@ impl Application {
 
         // Open CORS: the dashboard is served from another origin. POST is for Socket.IO long-polling.
         let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers(Any);
-        let router = api::router(state.clone())
-            .merge(health_router(readiness(&state), registry.freeze()))
-            .layer(socket_layer)
-            .layer(cors);
+        let router = api::router(state.clone()).merge(health_router(readiness(&state), registry.freeze())).layer(socket_layer).layer(cors);
 
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use grades_storage::live::{BatchEvent, StudentCount};
-use serde_json::Value;
+use grades_domain::StoredGrade;
+use grades_live::{LiveEvent, StudentCount};
 use socketioxide::SocketIo;
 use tokio::time::MissedTickBehavior;
 
@@ -38,7 +38,7 @@ struct Pending {
     totals: Option<Totals>,
     students: HashMap<String, StudentCount>,
     /// Newest first, at most [`RECENT_PUSH_MAX`].
-    grades: VecDeque<Value>,
+    grades: VecDeque<StoredGrade>,
 }
 
 /// Shared between the subscriber, the tickers and the Socket.IO handlers.
@@ -50,8 +50,8 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Folds one batch event into the pending pushes.
-    pub fn apply(&self, event: BatchEvent) {
+    /// Folds one event into the pending pushes.
+    pub fn apply(&self, event: LiveEvent) {
         let mut pending = self.pending.lock().expect("hub lock poisoned");
         pending.totals = Some(Totals { total: event.total, route_count: event.route_count });
         for count in event.students {
@@ -173,14 +173,14 @@ async fn receive(state: &AppState, mut sink: redis::aio::PubSubSink, mut stream:
 }
 
 fn handle_message(state: &AppState, payload: &[u8]) {
-    match serde_json::from_slice::<BatchEvent>(payload) {
+    match serde_json::from_slice::<LiveEvent>(payload) {
         Ok(event) => {
             state.metrics.events_received.inc();
             state.hub.apply(event);
         }
         Err(error) => {
             state.metrics.events_invalid.inc();
-            tracing::warn!(%error, "ignoring a message on the events channel that is not a batch event");
+            tracing::warn!(%error, "ignoring a message on the events channel that is not a live event");
         }
     }
 }
@@ -235,7 +235,7 @@ pub async fn run_flusher(state: AppState, io: SocketIo, shutdown: impl Future<Ou
             }
         }
         if !pending.grades.is_empty() {
-            let grades: Vec<Value> = pending.grades.into();
+            let grades: Vec<StoredGrade> = pending.grades.into();
             push(&state, io.emit("recent_grades", &grades).await, "recent_grades");
         }
     }
@@ -282,17 +282,32 @@ pub async fn run_routes_ticker(state: AppState, io: SocketIo, shutdown: impl Fut
 
 #[cfg(test)]
 mod tests {
-    use grades_storage::live::RouteCounts;
-    use serde_json::json;
+    use grades_domain::Route;
+    use grades_live::RouteCounts;
 
     use super::*;
 
-    fn event(total: u64, ids: &[u64], students: &[(&str, u64)]) -> BatchEvent {
-        BatchEvent {
+    fn grade(id: u64) -> StoredGrade {
+        StoredGrade {
+            id,
+            carnet: id,
+            nombre: format!("Alumno {id}"),
+            curso: "SO1".into(),
+            nota: 90,
+            semestre: "2S".into(),
+            year: 2023,
+            route: Route::Rest,
+            created_at: Default::default(),
+        }
+    }
+
+    fn event(total: u64, ids: &[u64], students: &[(&str, u64)]) -> LiveEvent {
+        LiveEvent {
             total,
             route_count: RouteCounts { grpc: 0, rest: total },
-            // Newest first, as the storage script publishes them.
-            grades: ids.iter().rev().map(|id| json!({"id": id})).collect(),
+            new_grades: ids.len() as u64,
+            // Newest first, as the projector publishes them.
+            grades: ids.iter().rev().map(|id| grade(*id)).collect(),
             students: students
                 .iter()
                 .map(|(curso, n)| StudentCount { curso: (*curso).into(), semestre: "2S".into(), year: 2023, students: *n })
@@ -311,7 +326,7 @@ mod tests {
         assert_eq!(pending.students.len(), 2);
         assert_eq!(pending.students["students:SO1:2S:2023"].students, 3);
         assert_eq!(pending.students["students:BD1:2S:2023"].students, 1);
-        let ids: Vec<u64> = pending.grades.iter().map(|g| g["id"].as_u64().unwrap()).collect();
+        let ids: Vec<u64> = pending.grades.iter().map(|g| g.id).collect();
         assert_eq!(ids, [4, 3, 2, 1], "newest first across events");
         let empty = hub.take();
         assert!(empty.totals.is_none() && empty.students.is_empty() && empty.grades.is_empty());
@@ -323,7 +338,7 @@ mod tests {
         let ids: Vec<u64> = (1..=30).collect();
         hub.apply(event(25, &ids[..25], &[]));
         hub.apply(event(30, &ids[25..], &[]));
-        let kept: Vec<u64> = hub.take().grades.iter().map(|g| g["id"].as_u64().unwrap()).collect();
+        let kept: Vec<u64> = hub.take().grades.iter().map(|g| g.id).collect();
         assert_eq!(kept, (11..=30).rev().collect::<Vec<_>>());
     }
 }

@@ -26,10 +26,9 @@ pub fn semester(raw: &str) -> Result<Semester, ApiError> {
 }
 
 pub fn year(raw: &str) -> Result<Year, ApiError> {
-    let value: u64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::invalid("year", format!("must be a year like 2023 between {} and {} (got {raw:?})", Year::MIN, Year::MAX)))?;
+    let value: u64 = raw.trim().parse().map_err(|_| {
+        ApiError::invalid("year", format!("must be a year like 2023 between {} and {} (got {raw:?})", Year::MIN, Year::MAX))
+    })?;
     Year::new(value).map_err(|message| ApiError::invalid("year", message))
 }
 
@@ -108,11 +107,7 @@ impl StudentsSelection {
                 Some(_) => Err(ApiError::invalid(field, "has the wrong type")),
             }
         };
-        Ok(Self {
-            curso: course(&text("curso")?, catalog)?,
-            semestre: semester(&text("semestre")?)?,
-            year: year(&text("year")?)?,
-        })
+        Ok(Self { curso: course(&text("curso")?, catalog)?, semestre: semester(&text("semestre")?)?, year: year(&text("year")?)? })
     }
 
     /// The Socket.IO room of this selection, `students:{CURSO}:{SEM}:{YEAR}`.
@@ -183,8 +178,13 @@ mod tests {
     fn selection_is_validated_and_named() {
         let ok = StudentsSelection::from_json(&json!({"curso": "so1", "semestre": "2s", "year": "2023"}), &catalog()).unwrap();
         assert_eq!(ok.room(), "students:SO1:2S:2023");
-        for bad in [json!("SO1"), json!({"curso": "SO1", "semestre": "2S"}), json!({"curso": "ZZ", "semestre": "2S", "year": 2023}),
-                    json!({"curso": "SO1", "semestre": "2S", "year": 3000}), json!({"curso": 5, "semestre": "2S", "year": 2023})] {
+        for bad in [
+            json!("SO1"),
+            json!({"curso": "SO1", "semestre": "2S"}),
+            json!({"curso": "ZZ", "semestre": "2S", "year": 2023}),
+            json!({"curso": "SO1", "semestre": "2S", "year": 3000}),
+            json!({"curso": 5, "semestre": "2S", "year": 2023}),
+        ] {
             assert!(StudentsSelection::from_json(&bad, &catalog()).is_err(), "{bad}");
         }
     }

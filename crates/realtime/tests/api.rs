@@ -90,8 +90,16 @@ impl Env {
         let redis = TestRedis::new().await;
         let (mysql_url, redis_url, prefix) = (db.url(), redis.url().to_owned(), redis.prefix().to_owned());
         let storage = [
-            "--mysql-url", &mysql_url, "--redis-url", &redis_url, "--redis-prefix", &prefix, "--migrate", "false",
-            "--mysql-max-connections", "3",
+            "--mysql-url",
+            &mysql_url,
+            "--redis-url",
+            &redis_url,
+            "--redis-prefix",
+            &prefix,
+            "--migrate",
+            "false",
+            "--mysql-max-connections",
+            "3",
         ];
         let ingest_shutdown = Shutdown::new();
         let mut ingest_tasks = Vec::new();
@@ -110,8 +118,18 @@ impl Env {
         let grpc_server_url = format!("http://{}", server.grpc_addr());
         ingest_tasks.push(tokio::spawn(server.run(ingest_shutdown.clone())));
         let client = grpc_client::Application::build(config(&[
-            "--port", "0", "--bind-address", "127.0.0.1", "--grpc-server-url", &grpc_server_url, "--redis-url", &redis_url,
-            "--redis-prefix", &prefix, "--grpc-timeout-ms", "10000",
+            "--port",
+            "0",
+            "--bind-address",
+            "127.0.0.1",
+            "--grpc-server-url",
+            &grpc_server_url,
+            "--redis-url",
+            &redis_url,
+            "--redis-prefix",
+            &prefix,
+            "--grpc-timeout-ms",
+            "10000",
         ]))
         .await
         .expect("build grpc-client");
@@ -220,9 +238,7 @@ impl Env {
 
     async fn metric(&self, series: &str) -> f64 {
         let text = self.get("/metrics").await.text().await.expect("metrics");
-        text.lines()
-            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or(0.0)
+        text.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
     }
 
     async fn connect(&self) -> SocketClient {
@@ -400,7 +416,9 @@ async fn health_readiness_metrics_and_cors() {
     assert!(open.starts_with("0{") && open.contains("\"sid\""), "Engine.IO open packet: {open}");
 
     let metrics = env.get("/metrics").await.text().await.unwrap();
-    for name in ["realtime_socket_clients", "realtime_events_received_total", "realtime_api_requests_total{path=\"/api/courses\",status=\"200\"} 1"] {
+    for name in
+        ["realtime_socket_clients", "realtime_events_received_total", "realtime_api_requests_total{path=\"/api/courses\",status=\"200\"} 1"]
+    {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
     env.stop().await;

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use grades_domain::Route;
-use grades_ingest::{http::grades_router, IngestService, StorageArgs, StorageRuntime};
+use grades_front::grades_router;
+use grades_ingest::{IngestService, StorageArgs, StorageRuntime};
 use grades_kit::{health_router, HttpMetrics, MetricsRegistry, Shutdown};
-use grades_storage::latency::LatencyRecorder;
+use grades_live::latency::LatencyRecorder;
 use grades_storage::StorageMetrics;
 use tokio::net::TcpListener;
 
@@ -71,11 +72,9 @@ impl Application {
         tracing::info!(address = %listener.local_addr()?, "rest-api listening");
         let flusher = tokio::spawn(latency.run_flusher(storage.live.clone(), shutdown.wait()));
         let served = grades_kit::serve_http(listener, router, shutdown.wait()).await;
-        drop(storage.writer);
-        let _ = storage.writer_task.await;
+        storage.stop().await;
         let _ = flusher.await;
         tracing::info!("rest-api stopped");
         served
     }
 }
-

@@ -6,7 +6,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     grades_kit::telemetry::init("rest-api");
     let result = match cli.command {
-        Some(Command::Migrate) => cli.config.storage.migrate_only().await.map(|()| tracing::info!("migrations applied")),
+        Some(Command::Migrate) => grades_ingest::runtime::migrate_only(&cli.config.storage).await,
         None => match Application::build(cli.config).await {
             Ok(app) => app.run(grades_kit::Shutdown::new().on_signal()).await.map_err(|e| e.to_string()),
             Err(error) => Err(error),

@@ -31,13 +31,17 @@ pub async fn spawn_app(route: Route) -> TestApp {
     let redis = TestRedis::new().await;
     let mysql_proxy = TcpProxy::for_url(&db.url()).await;
     let redis_proxy = TcpProxy::for_url(redis.url()).await;
-    let storage = StorageArgs {
-        mysql_url: mysql_proxy.rewrite(&db.url()),
-        redis_url: redis_proxy.rewrite(redis.url()),
-        redis_prefix: redis.prefix().to_owned(),
-        migrate: true,
-        mysql_max_connections: 5,
-    };
+    let (mysql_url, redis_url) = (mysql_proxy.rewrite(&db.url()), redis_proxy.rewrite(redis.url()));
+    let storage: StorageArgs = grades_testkit::flags(&[
+        "--mysql-url",
+        &mysql_url,
+        "--redis-url",
+        &redis_url,
+        "--redis-prefix",
+        redis.prefix(),
+        "--mysql-max-connections",
+        "5",
+    ]);
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
     let (base_url, grpc_url, grpc_admin_url) = match route {

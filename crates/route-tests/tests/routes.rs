@@ -213,7 +213,8 @@ async fn concurrent_replays_store_exactly_one_grade() {
 async fn two_hundred_concurrent_posts_give_exactly_two_hundred_rows() {
     for route in Route::ALL {
         let app = spawn_app(route).await;
-        let bodies: Vec<Value> = (1..=200_u64).map(|i| grade(1000 + i, ["SO1", "BD1", "LFP", "SA", "AYD1"][i as usize % 5], i % 101)).collect();
+        let bodies: Vec<Value> =
+            (1..=200_u64).map(|i| grade(1000 + i, ["SO1", "BD1", "LFP", "SA", "AYD1"][i as usize % 5], i % 101)).collect();
         let responses = join_all(bodies.iter().map(|body| app.post_grade(body))).await;
         let mut ids = HashSet::new();
         for response in responses {
@@ -241,7 +242,11 @@ async fn redis_down_still_accepts_grades_and_counts_the_failure() {
         assert_eq!(response.status().as_u16(), 201, "route {route}: MySQL is the source of truth");
         assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 2);
 
-        let ready = if route == Route::Rest { app.get("/readyz").await } else { app.http.get(format!("{}/readyz", app.grpc_admin_url.as_ref().unwrap())).send().await.unwrap() };
+        let ready = if route == Route::Rest {
+            app.get("/readyz").await
+        } else {
+            app.http.get(format!("{}/readyz", app.grpc_admin_url.as_ref().unwrap())).send().await.unwrap()
+        };
         assert_eq!(ready.status().as_u16(), 200, "redis is optional for readiness");
         assert!(body(ready).await["dependencies"]["redis"].as_str().unwrap().starts_with("degraded"));
 
@@ -357,14 +362,21 @@ async fn grpc_server_speaks_standard_health_and_grpc_client_needs_it() {
     let mut client = grades_proto::v1::grade_ingestion_client::GradeIngestionClient::new(channel);
     let error = client
         .submit_grade(grades_proto::v1::SubmitGradeRequest {
-            grade: Some(grades_proto::v1::Grade { carnet: 1, nombre: "A".into(), curso: "XX".into(), nota: 300, semestre: "2S".into(), year: 2023 }),
+            grade: Some(grades_proto::v1::Grade {
+                carnet: 1,
+                nombre: "A".into(),
+                curso: "XX".into(),
+                nota: 300,
+                semestre: "2S".into(),
+                year: 2023,
+            }),
             idempotency_key: String::new(),
         })
         .await
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
     match grades_proto::error_from_status(&error) {
-        grades_ingest::IngestError::Validation(errors) => assert_eq!(errors.fields().collect::<Vec<_>>(), ["curso", "nota"]),
+        grades_domain::IngestError::Validation(errors) => assert_eq!(errors.fields().collect::<Vec<_>>(), ["curso", "nota"]),
         other => panic!("expected validation error, got {other:?}"),
     }
     app.stop().await;
@@ -406,7 +418,8 @@ async fn shutdown_finishes_in_flight_requests() {
         });
         let requests: Vec<_> = requests.collect();
         // Shut down once grades are being stored, while most requests are still in flight.
-        let started = eventually(Duration::from_secs(10), || async { (app.db.count("SELECT COUNT(*) FROM grades").await > 0).then_some(()) }).await;
+        let started =
+            eventually(Duration::from_secs(10), || async { (app.db.count("SELECT COUNT(*) FROM grades").await > 0).then_some(()) }).await;
         assert!(started.is_some(), "route {route}: no grade stored before shutdown");
         app.trigger_shutdown();
         let mut created = 0;

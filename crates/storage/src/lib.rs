@@ -1,18 +1,23 @@
-//! Storage for grades: MySQL is the source of truth, Redis holds derived live state.
+//! MySQL storage of grades, in layers that depend one way:
 //!
-//! - [`mysql`]: connection, migrations, the course catalog.
-//! - [`writer`]: the group-commit writer every ingestion route stores through.
-//! - [`live`]: Redis keys, the atomic per-batch update script and pub/sub events.
-//! - [`latency`]: per-route latency histograms bucketed per second in Redis, shared by replicas.
+//! writer (request path) -> committed `grades` rows -> projector (summary tables) -> live sync (Redis)
+//!
+//! - [`mysql`]: connection pool, migrations, error classification, the course catalog.
+//! - [`writer`]: the group-commit writer both ingestion routes store through.
+//! - [`summary`]: what a run of grades changes in the summary tables (pure).
+//! - [`projector`]: folds committed grades into the summaries, exactly once, one replica at a time.
+//! - [`live_sync`]: keeps the Redis live state equal to the summaries.
 //! - [`stats`]: the dashboard's read queries.
 
-pub mod latency;
-pub mod live;
+pub mod live_sync;
 pub mod metrics;
 pub mod mysql;
+mod plan;
+pub mod projector;
+mod rows;
 pub mod stats;
+pub mod summary;
 pub mod writer;
 
-pub use live::{LiveKeys, LiveState};
 pub use metrics::StorageMetrics;
-pub use writer::{GradeWriter, StoreError, StoreOutcome, StoreRequest, StoredGrade, WriterConfig};
+pub use writer::{CommittedIds, GradeWriter, StoreError, StoreOutcome, StoreRequest, WriterConfig};

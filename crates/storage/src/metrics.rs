@@ -1,43 +1,135 @@
+//! Storage-side metrics, registered into the process registry by the service that owns them.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Storage-side metrics, registered into the process registry by the service that owns them.
+use crate::projector::{Projection, ProjectionStatus};
+
+/// Every storage metric of a writing process: the writer's, the projector's, the live sync's.
 #[derive(Clone)]
 pub struct StorageMetrics {
     pub batch_size: Histogram,
     pub batch_commit_seconds: Histogram,
     pub batch_retries: Counter,
-    pub redis_failures: Counter,
+    pub projector: ProjectorMetrics,
+    pub live_sync: LiveSyncMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProjectionLabel {
+    pub projection: &'static str,
+}
+
+#[derive(Clone)]
+pub struct ProjectorMetrics {
+    pub leader: Family<ProjectionLabel, Gauge>,
+    pub applied_id: Family<ProjectionLabel, Gauge>,
+    pub lag_ids: Family<ProjectionLabel, Gauge>,
+    pub lag_seconds: Family<ProjectionLabel, Gauge<f64, AtomicU64>>,
+    pub fold_grades: Family<ProjectionLabel, Histogram>,
+    pub fold_seconds: Family<ProjectionLabel, Histogram>,
+    pub failures: Counter,
+    pub live_notices_dropped: Counter,
+}
+
+impl ProjectorMetrics {
+    pub fn observe_fold(&self, projection: Projection, grades: u64, took: Duration) {
+        let label = ProjectionLabel { projection: projection.name() };
+        self.fold_grades.get_or_create(&label).observe(grades as f64);
+        self.fold_seconds.get_or_create(&label).observe(took.as_secs_f64());
+    }
+
+    pub fn record_lag(&self, status: &ProjectionStatus) {
+        let label = ProjectionLabel { projection: status.projection.name() };
+        self.applied_id.get_or_create(&label).set(status.applied_id as i64);
+        self.lag_ids.get_or_create(&label).set(status.lag_ids as i64);
+        self.lag_seconds.get_or_create(&label).set(status.lag_seconds);
+    }
+}
+
+#[derive(Clone)]
+pub struct LiveSyncMetrics {
+    pub synced_id: Gauge,
+    pub rebuilds: Counter,
+    pub failures: Counter,
+}
+
+fn seconds() -> Histogram {
+    Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0])
+}
+
+fn sizes() -> Histogram {
+    Histogram::new([1.0, 4.0, 16.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0])
 }
 
 impl StorageMetrics {
     pub fn new() -> Self {
         Self {
-            batch_size: Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
-            batch_commit_seconds: Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]),
+            batch_size: sizes(),
+            batch_commit_seconds: seconds(),
             batch_retries: Counter::default(),
-            redis_failures: Counter::default(),
+            projector: ProjectorMetrics {
+                leader: Family::default(),
+                applied_id: Family::default(),
+                lag_ids: Family::default(),
+                lag_seconds: Family::default(),
+                fold_grades: Family::new_with_constructor(sizes),
+                fold_seconds: Family::new_with_constructor(seconds),
+                failures: Counter::default(),
+                live_notices_dropped: Counter::default(),
+            },
+            live_sync: LiveSyncMetrics { synced_id: Gauge::default(), rebuilds: Counter::default(), failures: Counter::default() },
         }
     }
 
     pub fn register(&self, registry: &mut Registry) {
         registry.register("grades_batch_size", "Grades committed per MySQL transaction", self.batch_size.clone());
-        registry.register(
-            "grades_batch_commit_seconds",
-            "Time to write and commit one batch of grades",
-            self.batch_commit_seconds.clone(),
-        );
+        registry.register("grades_batch_commit_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());
         registry.register(
             "grades_batch_retries",
-            "Batches retried after a deadlock or lock wait timeout",
+            "Batches retried after a deadlock, a lock wait timeout, an idempotency race or a stale connection",
             self.batch_retries.clone(),
         );
+        let p = &self.projector;
+        registry.register("grades_projector_leader", "1 while this process folds the projection", p.leader.clone());
         registry.register(
-            "grades_redis_failures",
-            "Grades committed to MySQL whose Redis live-state update failed",
-            self.redis_failures.clone(),
+            "grades_projector_applied_id",
+            "Highest grade id folded into the summary tables, per projection",
+            p.applied_id.clone(),
         );
+        registry.register(
+            "grades_projector_lag_ids",
+            "Committed grades not folded into the summaries yet, per projection",
+            p.lag_ids.clone(),
+        );
+        registry.register(
+            "grades_projector_lag_seconds",
+            "Age of the oldest grade not folded into the summaries yet, per projection",
+            p.lag_seconds.clone(),
+        );
+        registry.register("grades_projector_fold_grades", "Grades per projector fold, per projection", p.fold_grades.clone());
+        registry.register(
+            "grades_projector_fold_seconds",
+            "Time of one projector fold transaction, per projection",
+            p.fold_seconds.clone(),
+        );
+        registry.register("grades_projector_failures", "Folds rolled back (connection lost, database error)", p.failures.clone());
+        registry.register(
+            "grades_projector_live_notices_dropped",
+            "Fold notices the Redis sync could not take (it rebuilds instead)",
+            p.live_notices_dropped.clone(),
+        );
+        let l = &self.live_sync;
+        registry.register("grades_live_synced_id", "Projector watermark the Redis live state equals", l.synced_id.clone());
+        registry.register("grades_live_rebuilds", "Redis live state rebuilt from the summary tables", l.rebuilds.clone());
+        registry.register("grades_live_sync_failures", "Redis live-state writes that failed (retried by a rebuild)", l.failures.clone());
     }
 }
 

@@ -21,9 +21,15 @@ impl Default for PoolConfig {
     }
 }
 
+/// Prepared statements kept per connection: one per multi-row INSERT shape the writer uses
+/// (grades and idempotency keys, 1..=512 rows each), plus the fixed queries.
+const STATEMENT_CACHE: usize = 1100;
+
 /// Builds a pool without connecting: services start (and report not-ready) while MySQL is down.
 pub fn lazy_pool(url: &str, config: &PoolConfig) -> Result<MySqlPool, sqlx::Error> {
     let options = MySqlConnectOptions::from_str(url)?
+        // Every batch size the writer sends is its own prepared statement; keep them all.
+        .statement_cache_capacity(STATEMENT_CACHE)
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     Ok(MySqlPoolOptions::new()
@@ -86,6 +92,7 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
     }
 }
 
-fn mysql_code(db: &dyn sqlx::error::DatabaseError) -> Option<u16> {
+/// The MySQL error number of a database error.
+pub fn mysql_code(db: &dyn sqlx::error::DatabaseError) -> Option<u16> {
     db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number())
 }

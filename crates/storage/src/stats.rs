@@ -1,52 +1,12 @@
 //! The dashboard's read queries. Each reads a summary table or walks an index newest-first, so
 //! its cost does not grow with the number of grades stored.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use grades_domain::{CourseCode, Semester, Year};
+use grades_domain::{CourseCode, Semester, StoredGrade, Year};
 use serde::Serialize;
-use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
+use sqlx::{MySql, MySqlPool, QueryBuilder};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct GradeRecord {
-    pub id: u64,
-    pub carnet: u64,
-    pub nombre: String,
-    pub curso: String,
-    pub nota: u8,
-    pub semestre: String,
-    pub year: u16,
-    pub route: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(FromRow)]
-struct GradeRow {
-    id: u64,
-    carnet: u64,
-    nombre: String,
-    curso: String,
-    nota: u8,
-    semestre: String,
-    year: u16,
-    route: String,
-    created_at: NaiveDateTime,
-}
-
-impl From<GradeRow> for GradeRecord {
-    fn from(row: GradeRow) -> Self {
-        Self {
-            id: row.id,
-            carnet: row.carnet,
-            nombre: row.nombre,
-            curso: row.curso,
-            nota: row.nota,
-            semestre: row.semestre,
-            year: row.year,
-            route: row.route,
-            created_at: row.created_at.and_utc(),
-        }
-    }
-}
+use crate::rows::{into_grades, GradeRow, GRADE_COLUMNS};
+use crate::summary::{ALL_SEMESTERS, ALL_YEARS};
 
 #[derive(Debug, Clone, Default)]
 pub struct GradeFilter {
@@ -57,16 +17,14 @@ pub struct GradeFilter {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GradePage {
-    pub items: Vec<GradeRecord>,
+    pub items: Vec<StoredGrade>,
     /// Pass back as `cursor` for the next (older) page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
 
 /// Newest first. `before_id` is the cursor: only grades with a smaller id are returned.
 pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
-    let mut query = QueryBuilder::<MySql>::new(
-        "SELECT id, carnet, nombre, curso, nota, semestre, CAST(year AS UNSIGNED) AS year, CAST(route AS CHAR) AS route, created_at FROM grades WHERE 1 = 1",
-    );
+    let mut query = QueryBuilder::<MySql>::new(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
     if let Some(curso) = &filter.curso {
         query.push(" AND curso = ").push_bind(curso.as_str());
     }
@@ -84,20 +42,9 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
     let mut rows: Vec<GradeRow> = query.build_query_as().fetch_all(pool).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
-    Ok(GradePage { items: rows.into_iter().map(GradeRecord::from).collect(), next_cursor })
-}
-
-/// The newest grades, newest first (also used to rebuild the live feed).
-pub async fn newest_grades<'c, E: sqlx::Executor<'c, Database = MySql>>(executor: E, limit: u32) -> Result<Vec<GradeRecord>, sqlx::Error> {
-    let rows: Vec<GradeRow> = sqlx::query_as(
-        "SELECT id, carnet, nombre, curso, nota, semestre, CAST(year AS UNSIGNED) AS year, CAST(route AS CHAR) AS route, created_at \
-         FROM grades ORDER BY id DESC LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(executor)
-    .await?;
-    Ok(rows.into_iter().map(GradeRecord::from).collect())
+    let items = into_grades(rows)?;
+    let next_cursor = more.then(|| items.last().map(|g| g.id.to_string())).flatten();
+    Ok(GradePage { items, next_cursor })
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -115,7 +62,7 @@ pub async fn pass_fail(pool: &MySqlPool, curso: &CourseCode, semestre: Semester,
     )
     .bind(curso.as_str())
     .bind(semestre.as_str())
-    .bind(year.map_or(0, Year::get))
+    .bind(year.map_or(ALL_YEARS, Year::get))
     .fetch_optional(pool)
     .await?;
     let (passed, failed) = row.unwrap_or((0, 0));
@@ -136,7 +83,7 @@ pub async fn top_courses(pool: &MySqlPool, semestre: Semester, year: Option<Year
          WHERE s.semestre = ? AND s.year = ? ORDER BY s.students DESC, s.curso ASC LIMIT ?",
     )
     .bind(semestre.as_str())
-    .bind(year.map_or(0, Year::get))
+    .bind(year.map_or(ALL_YEARS, Year::get))
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -152,13 +99,18 @@ pub struct StudentAverage {
 }
 
 /// Students with the best average grade, over all grades or those of a semester and/or year.
-pub async fn top_students(pool: &MySqlPool, semestre: Option<Semester>, year: Option<Year>, limit: u32) -> Result<Vec<StudentAverage>, sqlx::Error> {
+pub async fn top_students(
+    pool: &MySqlPool,
+    semestre: Option<Semester>,
+    year: Option<Year>,
+    limit: u32,
+) -> Result<Vec<StudentAverage>, sqlx::Error> {
     let rows: Vec<(u64, String, u64, u64)> = sqlx::query_as(
         "SELECT carnet, nombre, CAST(grade_sum AS UNSIGNED), CAST(grade_count AS UNSIGNED) FROM student_stats \
          WHERE semestre = ? AND year = ? ORDER BY avg_nota DESC, grade_count DESC, carnet ASC LIMIT ?",
     )
-    .bind(semestre.map_or("*", Semester::as_str))
-    .bind(year.map_or(0, Year::get))
+    .bind(semestre.map_or(ALL_SEMESTERS, Semester::as_str))
+    .bind(year.map_or(ALL_YEARS, Year::get))
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -176,4 +128,9 @@ pub async fn top_students(pool: &MySqlPool, semestre: Option<Semester>, year: Op
 /// Grades stored by each route, from MySQL (the source of truth); routes with none are absent.
 pub async fn grades_per_route(pool: &MySqlPool) -> Result<Vec<(String, u64)>, sqlx::Error> {
     sqlx::query_as("SELECT CAST(route AS CHAR), CAST(grades AS UNSIGNED) FROM route_stats ORDER BY route").fetch_all(pool).await
+}
+
+/// How far the summaries are behind the committed grades (the projector's lag).
+pub async fn projector_status(pool: &MySqlPool) -> Result<crate::projector::ProjectorStatus, sqlx::Error> {
+    crate::projector::read_status(pool).await
 }

@@ -89,9 +89,8 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let server_url = mysql_server_url().await;
         let name = format!("grades_test_{}", unique_suffix());
-        let admin = MySqlPool::connect(&server_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to MySQL at {server_url}: {e}. {HOW_TO}"));
+        let admin =
+            MySqlPool::connect(&server_url).await.unwrap_or_else(|e| panic!("cannot connect to MySQL at {server_url}: {e}. {HOW_TO}"));
         admin.execute(format!("CREATE DATABASE `{name}`").as_str()).await.expect("create test database");
         admin.close().await;
         let url = format!("{server_url}/{name}");
@@ -186,6 +185,14 @@ impl Drop for TestRedis {
         })
         .join();
     }
+}
+
+/// A service's configuration read from command-line flags, as its binary would read them:
+/// settings a test does not name keep their defaults.
+pub fn flags<T: clap::Args + clap::FromArgMatches>(args: &[&str]) -> T {
+    let command = T::augment_args(clap::Command::new("test"));
+    let matches = command.try_get_matches_from(std::iter::once("test").chain(args.iter().copied())).expect("valid flags");
+    T::from_arg_matches(&matches).expect("configuration")
 }
 
 /// Polls `check` until it returns `Some` or `timeout` passes (for effects that land after the

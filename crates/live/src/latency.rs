@@ -9,7 +9,7 @@ use grades_domain::Route;
 use redis::RedisError;
 use serde::Serialize;
 
-use crate::live::LiveState;
+use crate::store::LiveStore;
 
 /// Upper bounds of the histogram buckets in milliseconds; one more bucket catches everything above.
 pub const BUCKET_BOUNDS_MS: [f64; 20] =
@@ -84,14 +84,14 @@ impl LatencyRecorder {
         std::mem::take(&mut *self.pending.lock().expect("latency lock poisoned"))
     }
 
-    pub async fn flush(&self, live: &LiveState) -> Result<(), RedisError> {
+    pub async fn flush(&self, live: &LiveStore) -> Result<(), RedisError> {
         let pending = self.take();
         if pending.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
         for ((route, second), histogram) in &pending {
-            let key = live.keys().latency(route.as_str(), *second);
+            let key = live.keys().latency(*route, *second);
             for (index, count) in histogram.buckets.iter().enumerate().filter(|(_, c)| **c > 0) {
                 pipe.hincr(&key, index, *count).ignore();
             }
@@ -104,7 +104,7 @@ impl LatencyRecorder {
     }
 
     /// Flushes every second until `shutdown` resolves, then once more so no sample is lost.
-    pub async fn run_flusher(self, live: LiveState, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run_flusher(self, live: LiveStore, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -131,11 +131,11 @@ pub struct RouteWindow {
     pub mean_ms: Option<f64>,
 }
 
-pub async fn read_window(live: &LiveState, route: Route, window_seconds: u64) -> Result<RouteWindow, RedisError> {
+pub async fn read_window(live: &LiveStore, route: Route, window_seconds: u64) -> Result<RouteWindow, RedisError> {
     let now = unix_now();
     let mut pipe = redis::pipe();
     for second in (now + 1 - window_seconds)..=now {
-        pipe.hgetall(live.keys().latency(route.as_str(), second));
+        pipe.hgetall(live.keys().latency(route, second));
     }
     let mut connection = live.connection().await?;
     let seconds: Vec<HashMap<String, u64>> = pipe.query_async(&mut connection).await?;

@@ -9,12 +9,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use grades_domain::{IdempotencyKey, NewGrade, ValidationErrors};
+use grades_domain::{IdempotencyKey, IngestError, NewGrade, ValidationErrors};
 use grades_kit::{HttpMetrics, Problem};
-use grades_storage::latency::LatencyRecorder;
+use grades_live::latency::LatencyRecorder;
 use serde_json::{json, Value};
 
-use crate::{GradeSink, IngestError};
+use crate::{problem, GradeSink};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -48,7 +48,7 @@ async fn store<S: GradeSink>(sink: &S, request: Request) -> Result<Response, Pro
     require_json(&parts.headers)?;
     let object = read_object(body).await?;
     let key = idempotency_key(&parts.headers);
-    let catalog = sink.catalog().await.map_err(|e| e.to_problem())?;
+    let catalog = sink.catalog().await.map_err(|e| problem(&e))?;
 
     let mut errors = ValidationErrors::default();
     if let Err(message) = &key {
@@ -62,10 +62,10 @@ async fn store<S: GradeSink>(sink: &S, request: Request) -> Result<Response, Pro
         }
     };
     let (Some(grade), Ok(key)) = (grade, key) else {
-        return Err(IngestError::Validation(errors).to_problem());
+        return Err(problem(&IngestError::Validation(errors)));
     };
 
-    let accepted = sink.submit(grade, key).await.map_err(|e| e.to_problem())?;
+    let accepted = sink.submit(grade, key).await.map_err(|e| problem(&e))?;
     let status = if accepted.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(json!({"id": accepted.id, "route": sink.route()}))).into_response())
 }
@@ -77,21 +77,26 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
         Ok(())
     } else {
         let got = if content_type.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type {content_type:?}") };
-        Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Send the grade as JSON with Content-Type: application/json (got {got}).")))
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Send the grade as JSON with Content-Type: application/json (got {got})."),
+        ))
     }
 }
 
 async fn read_object(body: Body) -> Result<serde_json::Map<String, Value>, Problem> {
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {} KiB; send one grade per request.", MAX_BODY_BYTES / 1024))
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The body is larger than {} KiB; send one grade per request.", MAX_BODY_BYTES / 1024),
+        )
     })?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(IngestError::Validation(ValidationErrors(vec![grades_domain::FieldError {
-            field: "body".into(),
-            message: "must be a JSON object like {\"carnet\": 201900123, \"nombre\": \"Ana\", \"curso\": \"SO1\", \"nota\": 90, \"semestre\": \"2S\", \"year\": 2023}".into(),
-        }]))
-        .to_problem()),
+        Ok(_) => Err(problem(&IngestError::invalid(
+            "body",
+            "must be a JSON object like {\"carnet\": 201900123, \"nombre\": \"Ana\", \"curso\": \"SO1\", \"nota\": 90, \"semestre\": \"2S\", \"year\": 2023}",
+        ))),
         Err(error) => Err(Problem::new(StatusCode::BAD_REQUEST, format!("The body is not valid JSON: {error}."))),
     }
 }
@@ -99,10 +104,6 @@ async fn read_object(body: Body) -> Result<serde_json::Map<String, Value>, Probl
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, String> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map_err(|_| "must be visible ASCII".to_owned())
-            .and_then(IdempotencyKey::parse)
-            .map(Some),
+        Some(value) => value.to_str().map_err(|_| "must be visible ASCII".to_owned()).and_then(IdempotencyKey::parse).map(Some),
     }
 }

@@ -1,0 +1,48 @@
+//! The HTTP front of `POST /grades`, written once and served by both HTTP services: rest-api
+//! (which stores in-process) and grpc-client (which forwards over gRPC). What differs is only
+//! the [`GradeSink`] behind it, so both routes answer every request identically.
+
+mod http;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
+use grades_kit::Problem;
+
+pub use http::{grades_router, MAX_BODY_BYTES};
+
+/// Seconds a client should wait before retrying while the grade store is unreachable.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// A stored grade as the client sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: u64,
+    /// True for an idempotent replay: the grade was stored earlier, nothing new was stored now.
+    pub replayed: bool,
+}
+
+/// Where the HTTP front sends a validated grade: straight to the ingestion service (rest-api) or
+/// over gRPC to it (grpc-client).
+pub trait GradeSink: Send + Sync + 'static {
+    fn route(&self) -> Route;
+    fn catalog(&self) -> impl Future<Output = Result<Arc<Catalog>, IngestError>> + Send;
+    fn submit(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> impl Future<Output = Result<Accepted, IngestError>> + Send;
+}
+
+/// The HTTP answer to an ingestion error.
+pub fn problem(error: &IngestError) -> Problem {
+    match error {
+        IngestError::Validation(errors) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("The grade has {} invalid field(s): {errors}.", errors.0.len()))
+                .with_errors(errors)
+        }
+        IngestError::IdempotencyConflict(_) => Problem::new(StatusCode::CONFLICT, error.to_string()),
+        IngestError::Unavailable(_) | IngestError::ShuttingDown => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).retry_after(RETRY_AFTER_SECONDS)
+        }
+        IngestError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}

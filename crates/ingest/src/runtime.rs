@@ -1,0 +1,90 @@
+//! The storage side of a writing process: the pool, the group-commit writer, the projector and
+//! the Redis live-state sync. Built once per process, stopped in order.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use grades_kit::{ReadinessCheck, ReadyReport, Shutdown};
+use grades_live::LiveStore;
+use grades_storage::live_sync::LiveSync;
+use grades_storage::mysql::{self, PoolConfig};
+use grades_storage::projector;
+use grades_storage::{GradeWriter, StorageMetrics};
+use sqlx::MySqlPool;
+use tokio::task::JoinHandle;
+
+use crate::config::{redact, StorageArgs};
+
+pub struct StorageRuntime {
+    pub pool: MySqlPool,
+    pub live: LiveStore,
+    pub writer: GradeWriter,
+    writer_task: JoinHandle<()>,
+    projector_stop: Shutdown,
+    projector_task: JoinHandle<()>,
+}
+
+impl StorageRuntime {
+    /// Connects (lazily, so the service starts while a database is down), migrates if asked, and
+    /// starts the writer and the projector.
+    pub async fn start(args: &StorageArgs, metrics: StorageMetrics) -> Result<Self, String> {
+        let pool_config = PoolConfig { max_connections: args.mysql_max_connections, ..PoolConfig::default() };
+        let pool = mysql::lazy_pool(&args.mysql_url, &pool_config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
+        let live = LiveStore::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        if args.migrate {
+            migrate(args, &pool).await?;
+        }
+        let (writer, committed, writer_task) = GradeWriter::spawn(pool.clone(), metrics.clone(), args.writer_config());
+        let projector_stop = Shutdown::new();
+        let sync = LiveSync::new(live.clone(), metrics.live_sync.clone());
+        let projector_task = projector::spawn(
+            pool.clone(),
+            Some(sync),
+            committed,
+            metrics.projector.clone(),
+            args.projector_config(),
+            projector_stop.wait(),
+        );
+        Ok(Self { pool, live, writer, writer_task, projector_stop, projector_task })
+    }
+
+    /// Ready when MySQL answers; Redis is reported but optional (grades are accepted without it).
+    pub fn readiness(&self) -> ReadinessCheck {
+        let (pool, live) = (self.pool.clone(), self.live.clone());
+        Arc::new(move || {
+            let (pool, live) = (pool.clone(), live.clone());
+            async move {
+                let mut report = ReadyReport::new();
+                report.require("mysql", mysql::ping(&pool).await.map_err(|e| e.to_string()));
+                report.optional("redis", live.ping().await.map_err(|e| e.to_string()));
+                report
+            }
+            .boxed()
+        })
+    }
+
+    /// After the servers stopped taking requests (and dropped their handles to the writer):
+    /// commits and answers every queued grade, then stops the projector (another replica, or the
+    /// next start, folds what it leaves).
+    pub async fn stop(self) {
+        drop(self.writer);
+        let _ = self.writer_task.await;
+        self.projector_stop.trigger();
+        let _ = self.projector_task.await;
+    }
+}
+
+/// Applies pending migrations and returns (the `migrate` subcommand).
+pub async fn migrate_only(args: &StorageArgs) -> Result<(), String> {
+    let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
+    migrate(args, &pool).await
+}
+
+async fn migrate(args: &StorageArgs, pool: &MySqlPool) -> Result<(), String> {
+    mysql::create_database_if_missing(&args.mysql_url)
+        .await
+        .map_err(|e| format!("could not reach MySQL at {} ({e}); is it running? (see README: Quick start)", redact(&args.mysql_url)))?;
+    mysql::migrate(pool).await.map_err(|e| format!("could not apply migrations to {}: {e}", redact(&args.mysql_url)))?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
