@@ -31,26 +31,83 @@ pub async fn spawn_app(route: Route) -> TestApp {
     let redis = TestRedis::new().await;
     let mysql_proxy = TcpProxy::for_url(&db.url()).await;
     let redis_proxy = TcpProxy::for_url(redis.url()).await;
-    let (mysql_url, redis_url) = (mysql_proxy.rewrite(&db.url()), redis_proxy.rewrite(redis.url()));
-    let storage: StorageArgs = grades_testkit::flags(&[
-        "--mysql-url",
-        &mysql_url,
-        "--redis-url",
-        &redis_url,
-        "--redis-prefix",
-        redis.prefix(),
-        "--mysql-max-connections",
-        "5",
-    ]);
+    let storage = storage_args(&mysql_proxy.rewrite(&db.url()), &redis_proxy.rewrite(redis.url()), redis.prefix());
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
-    let (base_url, grpc_url, grpc_admin_url) = match route {
+    let started = start_route(route, storage, &shutdown, &mut tasks).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+    TestApp {
+        route,
+        base_url: started.base_url,
+        grpc_url: started.grpc_url,
+        grpc_admin_url: started.grpc_admin_url,
+        db,
+        redis,
+        mysql_proxy,
+        redis_proxy,
+        http,
+        shutdown,
+        tasks,
+    }
+}
+
+/// Both routes at once on one database and Redis key space: two writing processes, two
+/// projectors competing to lead, as in production.
+pub struct BothRoutes {
+    pub rest_url: String,
+    pub grpc_url: String,
+    pub db: TestDatabase,
+    pub redis: TestRedis,
+    pub http: reqwest::Client,
+    shutdown: Shutdown,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_both_routes() -> BothRoutes {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::new().await;
+    let storage = storage_args(&db.url(), redis.url(), redis.prefix());
+    let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    let rest = start_route(Route::Rest, storage.clone(), &shutdown, &mut tasks).await;
+    let grpc = start_route(Route::Grpc, storage, &shutdown, &mut tasks).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+    BothRoutes { rest_url: rest.base_url, grpc_url: grpc.base_url, db, redis, http, shutdown, tasks }
+}
+
+impl BothRoutes {
+    pub fn url(&self, route: Route) -> &str {
+        match route {
+            Route::Rest => &self.rest_url,
+            Route::Grpc => &self.grpc_url,
+        }
+    }
+
+    /// Triggers shutdown and waits for every service to exit cleanly.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        join_services(self.tasks.drain(..)).await;
+    }
+}
+
+fn storage_args(mysql_url: &str, redis_url: &str, prefix: &str) -> StorageArgs {
+    grades_testkit::flags(&["--mysql-url", mysql_url, "--redis-url", redis_url, "--redis-prefix", prefix, "--mysql-max-connections", "5"])
+}
+
+struct Started {
+    base_url: String,
+    grpc_url: Option<String>,
+    grpc_admin_url: Option<String>,
+}
+
+async fn start_route(route: Route, storage: StorageArgs, shutdown: &Shutdown, tasks: &mut Vec<JoinHandle<std::io::Result<()>>>) -> Started {
+    match route {
         Route::Rest => {
             let config = rest_api::Config { port: 0, bind_address: "127.0.0.1".into(), storage };
             let app = rest_api::Application::build(config).await.expect("build rest-api");
             let base_url = format!("http://{}", app.local_addr());
             tasks.push(tokio::spawn(app.run(shutdown.clone())));
-            (base_url, None, None)
+            Started { base_url, grpc_url: None, grpc_admin_url: None }
         }
         Route::Grpc => {
             let config = grpc_server::Config { grpc_port: 0, port: 0, bind_address: "127.0.0.1".into(), storage: storage.clone() };
@@ -71,11 +128,19 @@ pub async fn spawn_app(route: Route) -> TestApp {
             let client = grpc_client::Application::build(config).await.expect("build grpc-client");
             let base_url = format!("http://{}", client.local_addr());
             tasks.push(tokio::spawn(client.run(shutdown.clone())));
-            (base_url, Some(grpc_url), Some(admin_url))
+            Started { base_url, grpc_url: Some(grpc_url), grpc_admin_url: Some(admin_url) }
         }
-    };
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
-    TestApp { route, base_url, grpc_url, grpc_admin_url, db, redis, mysql_proxy, redis_proxy, http, shutdown, tasks }
+    }
+}
+
+async fn join_services(tasks: impl Iterator<Item = JoinHandle<std::io::Result<()>>>) {
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("service stops within 20 s")
+            .expect("service task")
+            .expect("service exits cleanly");
+    }
 }
 
 impl TestApp {
@@ -105,13 +170,17 @@ impl TestApp {
     /// Triggers shutdown and waits for every service of the route to exit cleanly.
     pub async fn stop(mut self) {
         self.shutdown.trigger();
-        for task in self.tasks.drain(..) {
-            tokio::time::timeout(Duration::from_secs(20), task)
-                .await
-                .expect("service stops within 20 s")
-                .expect("service task")
-                .expect("service exits cleanly");
-        }
+        join_services(self.tasks.drain(..)).await;
+    }
+
+    /// Waits until the projector has folded every committed grade into the summary tables.
+    pub async fn wait_folded(&self) {
+        wait_folded(&self.db).await;
+    }
+
+    /// A field of the Redis live-state hash.
+    pub async fn live_field(&self, field: &str) -> Option<String> {
+        live_field(&self.redis, field).await
     }
 }
 
@@ -119,4 +188,16 @@ impl TestApp {
 pub fn grade(carnet: u64, curso: &str, nota: u64) -> serde_json::Value {
     serde_json::json!({"carnet": carnet, "nombre": format!("Alumno {carnet}"), "curso": curso, "nota": nota,
                        "semestre": "2S", "year": 2023})
+}
+
+/// Waits (at most 15 s) until the projector has folded every committed grade.
+pub async fn wait_folded(db: &TestDatabase) {
+    let folded = grades_testkit::eventually(Duration::from_secs(15), || async { grades_testkit::all_folded(db.pool()).await.then_some(()) }).await;
+    assert!(folded.is_some(), "the projector did not fold every grade within 15 s");
+}
+
+/// A field of the Redis live-state hash (`{prefix}live`).
+pub async fn live_field(redis: &TestRedis, field: &str) -> Option<String> {
+    let mut connection = redis.connection().await;
+    redis::cmd("HGET").arg(format!("{}live", redis.prefix())).arg(field).query_async(&mut connection).await.expect("HGET live state")
 }

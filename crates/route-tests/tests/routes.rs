@@ -25,8 +25,7 @@ fn assert_created(response: &reqwest::Response, route: Route) {
 }
 
 async fn redis_total(app: &TestApp) -> Option<u64> {
-    let mut connection = app.redis.connection().await;
-    connection.get::<_, Option<u64>>(format!("{}total", app.redis.prefix())).await.expect("GET total")
+    app.live_field("total").await.map(|total| total.parse().expect("numeric total"))
 }
 
 #[tokio::test]
@@ -48,16 +47,12 @@ async fn a_grade_through_each_route_lands_in_mysql_and_redis() {
                 .expect("stored row");
         assert_eq!(row, (201900123, "Alumno 201900123".into(), "SO1".into(), 90, "2S".into(), 2023, route.as_str().into()));
 
-        let prefix = app.redis.prefix().to_owned();
-        let mut connection = app.redis.connection().await;
         let total = eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 1) }).await;
         assert_eq!(total, Some(1), "redis total for route {route}");
-        let member: bool = connection.sismember(format!("{prefix}students:SO1:2S:2023"), "201900123").await.unwrap();
-        assert!(member, "student recorded for the course term");
-        let by_route: Option<u64> = connection.hget(format!("{prefix}route_count"), route.as_str()).await.unwrap();
-        assert_eq!(by_route, Some(1));
-        let recent: Vec<String> = connection.lrange(format!("{prefix}recent"), 0, -1).await.unwrap();
-        let recent: Value = serde_json::from_str(&recent[0]).unwrap();
+        assert_eq!(app.live_field("students:SO1:2S:2023").await.as_deref(), Some("1"), "distinct students of the course term");
+        assert_eq!(app.live_field(&format!("route:{route}")).await.as_deref(), Some("1"));
+        let recent: Value = serde_json::from_str(&app.live_field("recent").await.expect("recent feed")).unwrap();
+        let recent = &recent[0];
         assert_eq!(recent["id"].as_u64(), Some(id));
         assert_eq!(recent["route"], route.as_str());
         app.stop().await;
@@ -181,6 +176,7 @@ async fn idempotent_replays_return_the_original_id() {
 
         assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 1);
         // Summaries count the grade once.
+        app.wait_folded().await;
         assert_eq!(app.db.count("SELECT CAST(passed + failed AS SIGNED) FROM course_term_stats WHERE year = 2023").await, 1);
         app.stop().await;
     }
@@ -224,6 +220,7 @@ async fn two_hundred_concurrent_posts_give_exactly_two_hundred_rows() {
         assert_eq!(ids.len(), 200, "distinct ids");
         assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 200);
         assert_eq!(app.db.count("SELECT COUNT(DISTINCT id) FROM grades").await, 200);
+        app.wait_folded().await;
         assert_eq!(app.db.count("SELECT CAST(SUM(students) AS SIGNED) FROM course_term_stats WHERE year = 2023").await, 200);
         assert_eq!(app.db.count("SELECT CAST(grades AS SIGNED) FROM route_stats").await, 200);
         let total = eventually(Duration::from_secs(5), || async { redis_total(&app).await.filter(|t| *t == 200) }).await;
@@ -253,21 +250,20 @@ async fn redis_down_still_accepts_grades_and_counts_the_failure() {
         let metrics_url = app.grpc_admin_url.clone().unwrap_or_else(|| app.base_url.clone());
         let failures = eventually(Duration::from_secs(10), || async {
             let text = app.http.get(format!("{metrics_url}/metrics")).send().await.ok()?.text().await.ok()?;
-            let line = text.lines().find(|l| l.starts_with("grades_redis_failures_total"))?.to_owned();
+            let line = text.lines().find(|l| l.starts_with("grades_live_sync_failures_total"))?.to_owned();
             (line.split_whitespace().nth(1)?.parse::<f64>().ok()? >= 1.0).then_some(line)
         })
         .await;
         assert!(failures.is_some(), "redis failure counted in metrics (route {route})");
 
-        // Redis comes back: the live figures catch up with MySQL, including the grade it missed.
+        // Redis comes back: the live figures catch up with MySQL, including the grades it missed,
+        // without waiting for traffic; and keep counting afterwards.
         app.redis_proxy.resume().await;
-        let caught_up = eventually(Duration::from_secs(15), || async {
-            app.post_grade(&grade(3, "SO1", 72)).await;
-            let stored = app.db.count("SELECT COUNT(*) FROM grades").await as u64;
-            redis_total(&app).await.filter(|t| *t == stored)
-        })
-        .await;
+        let caught_up = eventually(Duration::from_secs(10), || async { redis_total(&app).await.filter(|t| *t == 2) }).await;
         assert!(caught_up.is_some(), "route {route}: redis total equals MySQL after the outage");
+        assert_eq!(app.post_grade(&grade(3, "SO1", 72)).await.status().as_u16(), 201);
+        let counting = eventually(Duration::from_secs(10), || async { redis_total(&app).await.filter(|t| *t == 3) }).await;
+        assert!(counting.is_some(), "route {route}: redis counts new grades again");
         app.stop().await;
     }
 }
@@ -286,16 +282,18 @@ async fn live_state_lost_by_redis_is_rebuilt_from_mysql() {
         let keys: Vec<String> = connection.keys(format!("{}*", app.redis.prefix())).await.unwrap();
         let _: () = connection.del(keys).await.unwrap();
 
+        // Rebuilt from the summaries without waiting for traffic.
+        let total = eventually(Duration::from_secs(10), || async { redis_total(&app).await.filter(|t| *t == 3) }).await;
+        assert_eq!(total, Some(3), "route {route}: the live state returns with no new grade");
+
         assert_eq!(app.post_grade(&grade(4, "SO1", 50)).await.status().as_u16(), 201);
         let total = eventually(Duration::from_secs(10), || async { redis_total(&app).await.filter(|t| *t == 4) }).await;
         assert_eq!(total, Some(4), "route {route}: every acknowledged grade is counted again, none twice");
-        let prefix = app.redis.prefix().to_owned();
-        let students: u64 = connection.scard(format!("{prefix}students:SO1:2S:2023")).await.unwrap();
-        assert_eq!(students, 4);
-        let by_route: Option<u64> = connection.hget(format!("{prefix}route_count"), route.as_str()).await.unwrap();
-        assert_eq!(by_route, Some(4));
-        let recent: Vec<String> = connection.lrange(format!("{prefix}recent"), 0, -1).await.unwrap();
-        assert_eq!(recent.len(), 4, "the live feed is rebuilt without duplicates");
+        assert_eq!(app.live_field("students:SO1:2S:2023").await.as_deref(), Some("4"));
+        assert_eq!(app.live_field(&format!("route:{route}")).await.as_deref(), Some("4"));
+        let recent: Vec<Value> = serde_json::from_str(&app.live_field("recent").await.expect("recent feed")).unwrap();
+        let ids: Vec<u64> = recent.iter().map(|g| g["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids.len(), 4, "the live feed is rebuilt without duplicates: {ids:?}");
 
         // Counting resumes normally after the rebuild.
         assert_eq!(app.post_grade(&grade(5, "BD1", 90)).await.status().as_u16(), 201);
@@ -435,4 +433,80 @@ async fn shutdown_finishes_in_flight_requests() {
         assert_eq!(rows, created, "route {route}: every 201 is stored, nothing else");
         app.stop().await;
     }
+}
+
+/// Random concurrent load through both routes at once (two writing processes, two projectors),
+/// with idempotent replays and reused keys: every summary table equals the GROUP BY over
+/// `grades`, and the Redis live state equals the summaries.
+#[tokio::test]
+async fn summaries_and_live_state_equal_the_grades_after_concurrent_load_with_replays() {
+    use rand::{Rng, SeedableRng};
+    let routes = route_tests::spawn_both_routes().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let courses = ["SO1", "BD1", "LFP", "SA", "AYD1"];
+    let mut requests = Vec::new();
+    for i in 0..600_u64 {
+        let carnet = rng.random_range(1..=40_u64);
+        let (curso, semestre) = (courses[rng.random_range(0..5)], ["1S", "2S"][rng.random_range(0..2)]);
+        let body = json!({"carnet": carnet, "nombre": format!("Alumno {carnet}"), "curso": curso,
+                          "nota": rng.random_range(0..=100_u64), "semestre": semestre, "year": rng.random_range(2021..=2023_u64)});
+        // Keys: 0-69 each sent twice with the same grade (a replay), 70-79 reused with another grade (409).
+        let key = match i {
+            0..=139 => Some(format!("replay-{}", i / 2)),
+            140..=159 => Some(format!("reused-{}", i / 2)),
+            _ => None,
+        };
+        requests.push((Route::ALL[rng.random_range(0..2)], key, body));
+    }
+    // Reused keys: the second use carries a different grade.
+    for pair in requests[140..160].chunks_mut(2) {
+        let mut changed = pair[0].2.clone();
+        changed["nota"] = json!((changed["nota"].as_u64().unwrap() + 1) % 101);
+        pair[1].2 = changed;
+    }
+    // Replays: the second use carries the same grade.
+    for pair in requests[..140].chunks_mut(2) {
+        pair[1].2 = pair[0].2.clone();
+    }
+
+    let sends = requests.iter().map(|(route, key, body)| {
+        let mut request = routes.http.post(format!("{}/grades", routes.url(*route))).json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        async move { request.send().await.expect("POST /grades").status().as_u16() }
+    });
+    let statuses = join_all(sends).await;
+    let created = statuses.iter().filter(|s| **s == 201).count() as i64;
+    let conflicts = statuses.iter().filter(|s| **s == 409).count();
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 201 | 409)), "{statuses:?}");
+    assert_eq!(conflicts, 10, "one of each pair of reused keys conflicts");
+    assert_eq!(created, 600 - 70 - 10, "replays and conflicts store nothing");
+    assert_eq!(routes.db.count("SELECT COUNT(*) FROM grades").await, created);
+
+    route_tests::wait_folded(&routes.db).await;
+    let mismatches = grades_testkit::summary_mismatches(routes.db.pool()).await;
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+
+    let live_matches = eventually(Duration::from_secs(10), || async {
+        let total: u64 = route_tests::live_field(&routes.redis, "total").await?.parse().ok()?;
+        (total == created as u64).then_some(())
+    })
+    .await;
+    assert!(live_matches.is_some(), "redis total equals the grades stored");
+    for route in Route::ALL {
+        let stored = routes.db.count(&format!("SELECT COUNT(*) FROM grades WHERE route = '{route}'")).await;
+        let live = route_tests::live_field(&routes.redis, &format!("route:{route}")).await;
+        assert_eq!(live, Some(stored.to_string()), "route {route}");
+    }
+    let terms: Vec<(String, String, u16, i64)> =
+        sqlx::query_as("SELECT curso, semestre, year, COUNT(DISTINCT carnet) FROM grades GROUP BY curso, semestre, year")
+            .fetch_all(routes.db.pool())
+            .await
+            .unwrap();
+    for (curso, semestre, year, students) in terms {
+        let live = route_tests::live_field(&routes.redis, &format!("students:{curso}:{semestre}:{year}")).await;
+        assert_eq!(live, Some(students.to_string()), "{curso} {semestre} {year}");
+    }
+    routes.stop().await;
 }

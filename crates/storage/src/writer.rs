@@ -218,8 +218,9 @@ impl Committer {
             // Whatever state the session is in now, do not reuse it.
             connection.close_on_drop();
             drop(connection);
-            let error = match failure {
-                Failure::BeforeCommit(error) => error,
+            let (error, raced) = match failure {
+                Failure::BeforeCommit(error) => (error, false),
+                Failure::KeyRace(error) => (error, true),
                 Failure::AtCommit(error) => {
                     return Err(StoreError::Unavailable(format!(
                         "the commit's outcome is unknown ({error}); retry with the same Idempotency-Key"
@@ -229,7 +230,7 @@ impl Committer {
             // A kept connection may have died while idle (MySQL restarted): nothing was written,
             // so a fresh connection may try again. A fresh one failing means MySQL is down.
             let stale = reused && is_unavailable(&error);
-            if (stale || is_retryable(&error) || is_idempotency_race(&error)) && attempt < self.max_retries {
+            if (stale || raced || is_retryable(&error)) && attempt < self.max_retries {
                 attempt += 1;
                 self.metrics.batch_retries.inc();
                 tracing::warn!(%error, attempt, "retrying batch");
@@ -251,18 +252,16 @@ fn store_error(error: &sqlx::Error) -> StoreError {
     }
 }
 
-/// Another replica stored the same idempotency key between this batch's key lookup and its
-/// insert: running the batch again finds the key and answers a replay.
-fn is_idempotency_race(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => mysql_code(db.as_ref()) == Some(1062) && db.message().contains("idempotency"),
-        _ => false,
-    }
-}
+/// MySQL's "Duplicate entry" error.
+const DUPLICATE_KEY: u16 = 1062;
 
 enum Failure {
     /// Nothing was committed: safe to run again.
     BeforeCommit(sqlx::Error),
+    /// Another batch (of this process or another replica) stored one of this batch's idempotency
+    /// keys between the key lookup and the key insert. Nothing was committed; running the batch
+    /// again finds the key and answers a replay.
+    KeyRace(sqlx::Error),
     /// COMMIT was sent and its answer lost: the batch may or may not be stored.
     AtCommit(sqlx::Error),
 }
@@ -293,7 +292,10 @@ async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Re
         first_id = taken.last_insert_id() - count;
         let ids = assign_ids(&plans, first_id);
         insert_grades(&mut tx, batch, &plans, &ids).await.map_err(Failure::BeforeCommit)?;
-        insert_keys(&mut tx, batch, &plans, &ids).await.map_err(Failure::BeforeCommit)?;
+        insert_keys(&mut tx, batch, &plans, &ids).await.map_err(|error| match &error {
+            sqlx::Error::Database(db) if mysql_code(db.as_ref()) == Some(DUPLICATE_KEY) => Failure::KeyRace(error),
+            _ => Failure::BeforeCommit(error),
+        })?;
         tx.commit().await.map_err(Failure::AtCommit)?;
     }
 

@@ -5,6 +5,7 @@
 //! a message saying how to provide one: a test never passes by skipping.
 
 mod proxy;
+mod summaries;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use sqlx::Executor;
 use tokio::sync::OnceCell;
 
 pub use proxy::TcpProxy;
+pub use summaries::{all_folded, summary_mismatches};
 
 const HOW_TO: &str = "Integration tests need a real MySQL/MariaDB and Redis. Either set \
 TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 and TEST_REDIS_URL=redis://127.0.0.1:6379 (any MySQL 8 / \
@@ -85,8 +87,12 @@ pub struct TestDatabase {
     pool: MySqlPool,
 }
 
+/// The project's migrations, embedded here too so that test support does not depend on the
+/// crates it tests.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
 impl TestDatabase {
-    pub async fn create() -> Self {
+    async fn create_empty() -> Self {
         let server_url = mysql_server_url().await;
         let name = format!("grades_test_{}", unique_suffix());
         let admin =
@@ -95,8 +101,22 @@ impl TestDatabase {
         admin.close().await;
         let url = format!("{server_url}/{name}");
         let pool = MySqlPool::connect(&url).await.expect("connect to test database");
-        grades_storage::mysql::migrate(&pool).await.expect("migrate test database");
         Self { server_url, name, pool }
+    }
+
+    /// A fresh database with every migration applied.
+    pub async fn create() -> Self {
+        let db = Self::create_empty().await;
+        MIGRATOR.run(&db.pool).await.expect("migrate test database");
+        db
+    }
+
+    /// A fresh database with only the first `count` migrations applied (to test upgrades).
+    pub async fn create_at_migration(count: usize) -> Self {
+        let db = Self::create_empty().await;
+        let migrator = sqlx::migrate::Migrator { migrations: MIGRATOR.migrations[..count].to_vec().into(), ..MIGRATOR };
+        migrator.run(&db.pool).await.expect("migrate test database");
+        db
     }
 
     /// URL of this test's database (for the services under test).
@@ -131,6 +151,16 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
                 let admin = MySqlPool::connect(&url).await.ok()?;
+                // Services of a test that failed may still hold transactions open (their runtime is
+                // no longer polled): end their sessions so DROP does not wait on their locks.
+                let sessions: Vec<u64> = sqlx::query_scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?")
+                    .bind(&name)
+                    .fetch_all(&admin)
+                    .await
+                    .unwrap_or_default();
+                for id in sessions {
+                    let _ = admin.execute(format!("KILL CONNECTION {id}").as_str()).await;
+                }
                 admin.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str()).await.ok()?;
                 admin.close().await;
                 Some(())
