@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use grades_domain::{Course, Route};
 use grades_live::latency;
 use grades_live::RouteCounts;
+use grades_storage::projector::ProjectorStatus;
 use grades_storage::stats::{self, GradeFilter, GradePage, PassFail, StudentAverage};
 use serde::Serialize;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stats/top-students", get(top_students))
         .route("/api/stats/routes", get(routes))
         .route("/api/live", get(live))
+        .route("/api/stats/projector", get(projector))
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -168,4 +170,9 @@ pub async fn totals(state: &AppState) -> Result<Totals, ApiError> {
 
 async fn live(State(state): State<AppState>) -> Result<Json<Totals>, ApiError> {
     Ok(Json(totals(&state).await?))
+}
+
+/// How far the summary tables are behind the committed grades: each projection's watermark and lag.
+async fn projector(State(state): State<AppState>) -> Result<Json<ProjectorStatus>, ApiError> {
+    Ok(Json(stats::projector_status(&state.pool).await?))
 }

@@ -179,6 +179,7 @@ impl Env {
             env.post(via, carnet, curso, nota, semestre, year).await;
         }
         env.wait_live_total(SEED_TOTAL).await;
+        env.wait_folded().await;
         // Let the last seed pushes go out before a test connects, so what it sees is its own.
         tokio::time::sleep(Duration::from_millis(300)).await;
         env
@@ -225,6 +226,18 @@ impl Env {
         })
         .await;
         assert!(ok.is_some(), "realtime never subscribed to the events channel: {:?}", self.ready().await);
+    }
+
+    /// Until every projection has folded every grade (the projector's lag, through the API).
+    async fn wait_folded(&self) {
+        let folded = eventually(Duration::from_secs(10), || async {
+            let status = self.json("/api/stats/projector").await;
+            let projections = status["projections"].as_array()?;
+            (projections.len() == 2 && projections.iter().all(|p| p["lag_ids"] == 0 && p["applied_id"] == status["latest_id"]))
+                .then_some(())
+        })
+        .await;
+        assert!(folded.is_some(), "projector lag: {}", self.json("/api/stats/projector").await);
     }
 
     async fn wait_live_total(&self, total: u64) {

@@ -192,7 +192,8 @@ pub fn grade(carnet: u64, curso: &str, nota: u64) -> serde_json::Value {
 
 /// Waits (at most 15 s) until the projector has folded every committed grade.
 pub async fn wait_folded(db: &TestDatabase) {
-    let folded = grades_testkit::eventually(Duration::from_secs(15), || async { grades_testkit::all_folded(db.pool()).await.then_some(()) }).await;
+    let folded =
+        grades_testkit::eventually(Duration::from_secs(15), || async { grades_testkit::all_folded(db.pool()).await.then_some(()) }).await;
     assert!(folded.is_some(), "the projector did not fold every grade within 15 s");
 }
 

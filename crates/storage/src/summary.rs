@@ -66,17 +66,17 @@ pub struct TermCounts {
     pub failed: u64,
 }
 
-/// Rows to add to `course_term_stats`: pass/fail of every term the range touched, and the
-/// students that are new to a term (a term can only gain students where it has grades).
-pub fn course_term_rows(pass_fail: Vec<(Term, u64, u64)>, new_enrollments: &[(Term, u64)]) -> BTreeMap<Term, TermCounts> {
+/// Rows to add to `course_term_stats`: pass/fail of every term the range touched, and how many
+/// students are new to each (a term can only gain students where it has grades).
+pub fn course_term_rows(pass_fail: Vec<(Term, u64, u64)>, new_students: &[(Term, u64)]) -> BTreeMap<Term, TermCounts> {
     let mut rows: BTreeMap<Term, TermCounts> = BTreeMap::new();
     for (term, passed, failed) in pass_fail {
         let row = rows.entry(term).or_default();
         row.passed += passed;
         row.failed += failed;
     }
-    for (term, _) in new_enrollments {
-        rows.entry(term.clone()).or_default().students += 1;
+    for (term, count) in new_students {
+        rows.entry(term.clone()).or_default().students += count;
     }
     rows
 }
@@ -87,28 +87,33 @@ const RANGE_ENROLLMENTS: &str = "SELECT DISTINCT g.curso, g.semestre, IF(r.rollu
 
 /// Adds `range` to `enrollments`, `course_term_stats` and `route_stats` (the terms projection).
 pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<TermsFolded, sqlx::Error> {
-    // Students new to a term: not in `enrollments` yet (unique index lookups).
-    let new_enrollments: Vec<(String, String, u16, u64)> = sqlx::query_as(&format!(
-        "SELECT n.curso, n.semestre, CAST(n.year AS UNSIGNED), n.carnet FROM ({RANGE_ENROLLMENTS}) n \
-         WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
-                           WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet) \
-         ORDER BY n.curso, n.semestre, n.year, n.carnet"
+    // Students new to a term: not in `enrollments` yet (unique index lookups). Counted, then
+    // inserted by the same query: nothing else writes `enrollments` while this fold holds the
+    // terms watermark, so both see the same pairs.
+    let new_pairs = format!(
+        "FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
+         WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet)"
+    );
+    let new_students: Vec<(String, String, u16, u64)> = sqlx::query_as(&format!(
+        "SELECT n.curso, n.semestre, CAST(n.year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) {new_pairs} GROUP BY n.curso, n.semestre, n.year"
     ))
     .bind(ALL_YEARS)
     .bind(range.first)
     .bind(range.last)
     .fetch_all(&mut *tx)
     .await?;
-    let new_enrollments: Vec<(Term, u64)> =
-        new_enrollments.into_iter().map(|(curso, semestre, year, carnet)| ((curso, semestre, year), carnet)).collect();
-    for chunk in new_enrollments.chunks(1000) {
-        let mut insert = QueryBuilder::<MySql>::new("INSERT INTO enrollments (curso, semestre, year, carnet) ");
-        insert.push_values(chunk, |mut row, ((curso, semestre, year), carnet)| {
-            row.push_bind(curso).push_bind(semestre).push_bind(*year).push_bind(*carnet);
-        });
-        // Chunk sizes vary: do not keep one prepared statement per size.
-        insert.build().persistent(false).execute(&mut *tx).await?;
+    if !new_students.is_empty() {
+        sqlx::query(&format!(
+            "INSERT INTO enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet {new_pairs}"
+        ))
+        .bind(ALL_YEARS)
+        .bind(range.first)
+        .bind(range.last)
+        .execute(&mut *tx)
+        .await?;
     }
+    let new_students: Vec<(Term, u64)> =
+        new_students.into_iter().map(|(curso, semestre, year, count)| ((curso, semestre, year), count)).collect();
 
     let pass_fail: Vec<(String, String, u16, u64, u64)> = sqlx::query_as(
         "SELECT g.curso, g.semestre, CAST(IF(r.rollup = 0, g.year, ?) AS UNSIGNED) AS y, \
@@ -125,7 +130,7 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
     .await?;
     let pass_fail: Vec<(Term, u64, u64)> =
         pass_fail.into_iter().map(|(curso, semestre, year, passed, failed)| ((curso, semestre, year), passed, failed)).collect();
-    let rows = course_term_rows(pass_fail, &new_enrollments);
+    let rows = course_term_rows(pass_fail, &new_students);
     let touched: Vec<Term> = rows.keys().filter(|(_, _, year)| *year != ALL_YEARS).cloned().collect();
     let mut upsert = QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) ");
     upsert.push_values(&rows, |mut row, ((curso, semestre, year), counts)| {
@@ -233,7 +238,7 @@ mod tests {
     fn new_students_are_counted_per_term_and_rollup() {
         let pass_fail =
             vec![(term("SO1", 2023), 2, 1), (term("SO1", ALL_YEARS), 2, 1), (term("BD1", 2023), 0, 1), (term("BD1", ALL_YEARS), 0, 1)];
-        let new = vec![(term("SO1", 2023), 10), (term("SO1", 2023), 11), (term("SO1", ALL_YEARS), 11)];
+        let new = vec![(term("SO1", 2023), 2), (term("SO1", ALL_YEARS), 1)];
         let rows = course_term_rows(pass_fail, &new);
         assert_eq!(rows[&term("SO1", 2023)], TermCounts { students: 2, passed: 2, failed: 1 });
         assert_eq!(rows[&term("SO1", ALL_YEARS)], TermCounts { students: 1, passed: 2, failed: 1 });
