@@ -11,8 +11,8 @@ test_redis_url := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 default:
     @just --list
 
-# Everything CI runs: Rust tests, dashboard unit tests, browser end-to-end test, deployment checks.
-test: test-rust test-frontend test-e2e check-deploy
+# Everything CI runs: format and lint, Rust tests, dashboard unit tests, browser end-to-end test, deployment checks.
+test: lint test-rust test-frontend test-e2e check-deploy
 
 # Rust unit and integration tests against the MySQL/Redis in TEST_MYSQL_URL / TEST_REDIS_URL.
 test-rust *args:
@@ -48,7 +48,7 @@ post route="rest" carnet="201900123" curso="SO1" nota="90":
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate
 
-# Format and lint.
+# Format (rustfmt.toml) and clippy with warnings as errors: part of `just test`.
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings

@@ -4,19 +4,18 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
-use grades_front::{grades_router, Accepted, GradeSink};
-use grades_kit::{health_router, HttpMetrics, MetricsRegistry, ReadyReport, Shutdown};
+use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
+use grades_kit::{health_router, HttpMetrics, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
 use grades_live::latency::LatencyRecorder;
 use grades_live::LiveStore;
 use grades_proto::error_from_status;
 use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
 use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
 use tokio::net::TcpListener;
-use tokio::sync::RwLock;
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -56,7 +55,6 @@ pub struct Config {
     pub grpc_balance_dns: bool,
 }
 
-const CATALOG_TTL: Duration = Duration::from_secs(30);
 const GRADE_SERVICE: &str = "grades.v1.GradeIngestion";
 
 /// Forwards to grpc-server. The channel is created once and cloned per call (HTTP/2 multiplexing,
@@ -64,7 +62,7 @@ const GRADE_SERVICE: &str = "grades.v1.GradeIngestion";
 pub struct GrpcSink {
     client: GradeIngestionClient<Channel>,
     health: HealthClient<Channel>,
-    catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
+    catalog: Refreshed<Catalog>,
 }
 
 impl GrpcSink {
@@ -90,7 +88,7 @@ impl GrpcSink {
         } else {
             template.connect_lazy()
         };
-        Ok(Self { client: GradeIngestionClient::new(channel.clone()), health: HealthClient::new(channel), catalog: RwLock::new(None) })
+        Ok(Self { client: GradeIngestionClient::new(channel.clone()), health: HealthClient::new(channel), catalog: Refreshed::new(CATALOG_TTL) })
     }
 
     async fn check_server(&self) -> Result<(), String> {
@@ -145,28 +143,13 @@ impl GradeSink for GrpcSink {
     }
 
     async fn catalog(&self) -> Result<Arc<Catalog>, IngestError> {
-        if let Some((catalog, loaded)) = self.catalog.read().await.as_ref() {
-            if loaded.elapsed() < CATALOG_TTL {
-                return Ok(catalog.clone());
-            }
-        }
-        let mut slot = self.catalog.write().await;
-        match self.client.clone().list_courses(ListCoursesRequest {}).await {
-            Ok(response) => {
-                let courses = response
-                    .into_inner()
-                    .courses
-                    .into_iter()
-                    .filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
-                let catalog = Arc::new(Catalog::new(courses));
-                *slot = Some((catalog.clone(), Instant::now()));
-                Ok(catalog)
-            }
-            Err(status) => match slot.as_ref() {
-                Some((stale, _)) => Ok(stale.clone()),
-                None => Err(error_from_status(&status)),
-            },
-        }
+        self.catalog
+            .get(|| async {
+                let response = self.client.clone().list_courses(ListCoursesRequest {}).await.map_err(|status| error_from_status(&status))?;
+                let courses = response.into_inner().courses.into_iter().filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
+                Ok(Catalog::new(courses))
+            })
+            .await
     }
 
     async fn submit(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> Result<Accepted, IngestError> {

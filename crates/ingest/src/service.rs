@@ -1,54 +1,40 @@
 //! The one ingestion service: catalog-aware validation and group-committed storage.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
-use grades_front::{Accepted, GradeSink};
+use grades_front::{Accepted, GradeSink, CATALOG_TTL};
+use grades_kit::Refreshed;
 use grades_storage::mysql;
 use grades_storage::{GradeWriter, StoreError, StoreOutcome, StoreRequest};
 use sqlx::MySqlPool;
-use tokio::sync::RwLock;
-
-/// How long a loaded catalog is trusted before it is read again.
-const CATALOG_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct IngestService {
     route: Route,
     pool: MySqlPool,
     writer: GradeWriter,
-    catalog: Arc<RwLock<Option<(Arc<Catalog>, Instant)>>>,
+    catalog: Arc<Refreshed<Catalog>>,
 }
 
 impl IngestService {
     pub fn new(route: Route, pool: MySqlPool, writer: GradeWriter) -> Self {
-        Self { route, pool, writer, catalog: Arc::new(RwLock::new(None)) }
+        Self { route, pool, writer, catalog: Arc::new(Refreshed::new(CATALOG_TTL)) }
     }
 
     /// The course catalog, re-read every 30 s; a stale copy is used while MySQL is unreachable.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, IngestError> {
-        if let Some((catalog, loaded)) = self.catalog.read().await.as_ref() {
-            if loaded.elapsed() < CATALOG_TTL {
-                return Ok(catalog.clone());
-            }
-        }
-        let mut slot = self.catalog.write().await;
-        match mysql::load_catalog(&self.pool).await {
-            Ok(catalog) => {
-                let catalog = Arc::new(catalog);
-                *slot = Some((catalog.clone(), Instant::now()));
-                Ok(catalog)
-            }
-            Err(error) => match slot.as_ref() {
-                Some((stale, _)) => {
-                    tracing::warn!(%error, "course catalog not refreshed; using the previous copy");
-                    Ok(stale.clone())
-                }
-                None if mysql::is_unavailable(&error) => Err(IngestError::Unavailable(error.to_string())),
-                None => Err(IngestError::Internal(format!("could not read the course catalog: {error}"))),
-            },
-        }
+        self.catalog
+            .get(|| async {
+                mysql::load_catalog(&self.pool).await.map_err(|error| {
+                    if mysql::is_unavailable(&error) {
+                        IngestError::Unavailable(error.to_string())
+                    } else {
+                        IngestError::Internal(format!("could not read the course catalog: {error}"))
+                    }
+                })
+            })
+            .await
     }
 
     /// Validates typed fields (from gRPC) with the same rules as the HTTP front.

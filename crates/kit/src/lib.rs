@@ -1,5 +1,6 @@
 //! Plumbing shared by every grades process, so each binary is a thin `main` over its library.
 
+pub mod cache;
 pub mod health;
 pub mod metrics;
 pub mod problem;
@@ -7,6 +8,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use cache::Refreshed;
 pub use health::{health_router, ReadinessCheck, ReadyReport};
 pub use metrics::{HttpMetrics, MetricsRegistry};
 pub use problem::Problem;

@@ -1,3 +1,7 @@
+// mimalloc: the request path allocates a little per grade; the system allocator showed ~8% of CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use realtime::{Application, Cli};
 

@@ -1,0 +1,230 @@
+//! `grades-bench`: the open-loop load generator of `just compare` and `just bench`.
+//!
+//! - `run`: one fixed rate for a while; latency percentiles per route.
+//! - `step`: raises the rate until p99 passes the SLO, errors appear or the server falls behind
+//!   the offered rate; the highest rate that held is the route's maximum sustainable throughput,
+//!   and one more run at half of it gives the latency at equal, comfortable load.
+//! - `report`: step results of several routes as a Markdown table and an SVG chart.
+
+mod load;
+mod payload;
+mod procs;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+use crate::load::{RunResult, RunSpec};
+use crate::payload::PayloadConfig;
+
+#[derive(Parser)]
+#[command(name = "grades-bench", version, about = "Open-loop load generator for the grades routes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Target {
+    /// POST /grades URL of a route (or of the ingress: results are split by X-Route).
+    #[arg(long)]
+    url: String,
+    /// Measured seconds per rate.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Unmeasured seconds before each measurement, at the same rate.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Requests in flight beyond which the rest of a step counts as not sent.
+    #[arg(long, default_value_t = 20_000)]
+    max_in_flight: usize,
+    /// Process names whose CPU and memory are measured (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
+    watch: Vec<String>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    payload: PayloadConfig,
+}
+
+impl Target {
+    fn spec(&self, rate: f64) -> RunSpec {
+        RunSpec {
+            url: self.url.clone(),
+            rate,
+            duration: Duration::from_secs(self.duration),
+            warmup: Duration::from_secs(self.warmup),
+            max_in_flight: self.max_in_flight,
+            payload: self.payload.clone(),
+            seed: self.seed,
+            watch: self.watch.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One fixed arrival rate.
+    Run {
+        #[command(flatten)]
+        target: Target,
+        /// Requests per second (Poisson arrivals).
+        #[arg(long)]
+        rate: f64,
+        /// Write the result as JSON here (it is always printed).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Raise the rate step by step to the maximum sustainable throughput.
+    Step {
+        #[command(flatten)]
+        target: Target,
+        /// Name of what is measured (the route), used in reports.
+        #[arg(long)]
+        label: String,
+        #[arg(long, default_value_t = 1000.0)]
+        start: f64,
+        /// Each step offers this many times the previous rate.
+        #[arg(long, default_value_t = 1.25)]
+        factor: f64,
+        #[arg(long, default_value_t = 200_000.0)]
+        max_rate: f64,
+        /// A step holds when its p99 is at most this.
+        #[arg(long, default_value_t = 20.0)]
+        slo_p99_ms: f64,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Markdown table and SVG chart from `step` results.
+    Report {
+        /// `step` JSON files, one per route.
+        inputs: Vec<PathBuf>,
+        #[arg(long)]
+        markdown: PathBuf,
+        #[arg(long)]
+        svg: PathBuf,
+    },
+}
+
+/// One rate of a step run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub rate: f64,
+    pub held: bool,
+    /// Why it did not hold.
+    pub reason: Option<String>,
+    pub result: RunResult,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepReport {
+    pub label: String,
+    pub url: String,
+    pub slo_p99_ms: f64,
+    pub students: u64,
+    pub steps: Vec<Step>,
+    /// Highest throughput of a step that held.
+    pub max_sustainable: Option<f64>,
+    /// A run at half of `max_sustainable`.
+    pub half_load: Option<RunResult>,
+    /// Memory of the watched processes before any load, in MiB.
+    pub rss_idle_mib: std::collections::BTreeMap<String, f64>,
+}
+
+fn judge(result: &RunResult, rate: f64, slo: f64) -> Option<String> {
+    if result.error_ratio() > 0.001 {
+        Some(format!("{:.2}% errors", result.error_ratio() * 100.0))
+    } else if result.total.p99_ms > slo {
+        Some(format!("p99 {:.1} ms over {slo} ms", result.total.p99_ms))
+    } else if result.total.throughput_per_sec < 0.95 * rate {
+        Some(format!("served {:.0}/s of {rate:.0}/s offered", result.total.throughput_per_sec))
+    } else {
+        None
+    }
+}
+
+fn print(result: &RunResult) {
+    let t = &result.total;
+    eprintln!(
+        "offered {:>8.0}/s  served {:>8.0}/s  p50 {:>7.2} ms  p99 {:>8.2} ms  max {:>8.1} ms  errors {}  not sent {}",
+        result.offered_rate,
+        t.throughput_per_sec,
+        t.p50_ms,
+        t.p99_ms,
+        t.max_ms,
+        t.errors.values().sum::<u64>(),
+        result.not_sent
+    );
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match Cli::parse().command {
+        Command::Run { target, rate, json } => {
+            let result = load::run(&load::client(), &target.spec(rate)).await;
+            print(&result);
+            let text = serde_json::to_string_pretty(&result).expect("JSON");
+            println!("{text}");
+            if let Some(path) = json {
+                if let Err(error) = std::fs::write(&path, text) {
+                    eprintln!("cannot write {}: {error}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        Command::Step { target, label, start, factor, max_rate, slo_p99_ms, json } => {
+            let client = load::client();
+            let rss_idle_mib = procs::rss_mib(&target.watch);
+            let mut steps = Vec::new();
+            let mut rate = start;
+            while rate <= max_rate {
+                let result = load::run(&client, &target.spec(rate)).await;
+                print(&result);
+                let reason = judge(&result, rate, slo_p99_ms);
+                let held = reason.is_none();
+                steps.push(Step { rate, held, reason, result });
+                if !held {
+                    break;
+                }
+                rate *= factor;
+            }
+            let max_sustainable = steps.iter().filter(|s| s.held).map(|s| s.result.total.throughput_per_sec).reduce(f64::max);
+            let half_load = match max_sustainable {
+                Some(max) => {
+                    eprintln!("half of the maximum sustainable throughput:");
+                    let result = load::run(&client, &target.spec(max / 2.0)).await;
+                    print(&result);
+                    Some(result)
+                }
+                None => None,
+            };
+            let report =
+                StepReport { label, url: target.url, slo_p99_ms, students: target.payload.students, steps, max_sustainable, half_load, rss_idle_mib };
+            if let Err(error) = std::fs::write(&json, serde_json::to_string_pretty(&report).expect("JSON")) {
+                eprintln!("cannot write {}: {error}", json.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+        Command::Report { inputs, markdown, svg } => {
+            let mut reports = Vec::new();
+            for input in &inputs {
+                match std::fs::read_to_string(input).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<StepReport>(&t).map_err(|e| e.to_string())) {
+                    Ok(report) => reports.push(report),
+                    Err(error) => {
+                        eprintln!("cannot read {}: {error}", input.display());
+                        return std::process::ExitCode::FAILURE;
+                    }
+                }
+            }
+            let written = std::fs::write(&markdown, report::markdown(&reports)).and_then(|()| std::fs::write(&svg, report::svg(&reports)));
+            if let Err(error) = written {
+                eprintln!("cannot write the report: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
