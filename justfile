@@ -53,6 +53,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Benchmarks (release build, local MySQL/Redis, wrk): writes docs/benchmarks.md. Not part of CI.
+# The database's batched-insert rate and each route against it (wrk, 8/64/256 connections): BENCHMARKS.md. Not part of CI.
 bench:
     bash scripts/bench.sh
+
+# Open-loop route comparison (grades-bench: maximum sustainable throughput, latency curves, CPU per grade): BENCHMARKS.md. Not part of CI.
+compare:
+    bash scripts/compare.sh

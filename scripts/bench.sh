@@ -1,109 +1,152 @@
 #!/usr/bin/env bash
-# Benchmarks on this machine (release build, local MySQL/MariaDB and Redis), written to
-# docs/benchmarks.md. Loopback only; every run is bounded in time.
-#   BENCH_SECONDS (20)  BENCH_CONNECTIONS (64)  MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)
+# `just bench`: the database's own batched-insert rate into `grades`, and each route against it
+# (closed loop, wrk, at 8/64/256 connections), on this machine. Writes its section of
+# BENCHMARKS.md (ratios first). Loopback only; every run is bounded in time.
+#   BENCH_SECONDS (10)   seconds per measurement
+#   BENCH_STUDENTS (500) student pool of the load (a wide pool of 50,000 is measured once too)
+#   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
 
-seconds=${BENCH_SECONDS:-20}
-connections=${BENCH_CONNECTIONS:-64}
+seconds=${BENCH_SECONDS:-10}
+students=${BENCH_STUDENTS:-500}
 server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 redis=${REDIS_URL:-redis://127.0.0.1:6379}
 db=grades_bench
-report=docs/benchmarks.md
+out=target/bench
+results=$out/bench.jsonl
+mkdir -p "$out"
+: >"$results"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 mysql_cli() { if command -v mariadb >/dev/null; then mariadb "$@"; else mysql "$@"; fi; }
-hp=${server#*://}; hp=${hp##*@}; host=${hp%:*}; port=${hp##*:}
-sql() { mysql_cli -h"$host" -P"$port" -uroot "$@"; }
+authority=${server#*://}
+credentials=""; [[ $authority == *@* ]] && credentials=${authority%@*}
+hostport=${authority##*@}
+user=${credentials%%:*}; user=${user:-root}
+password=""; [[ $credentials == *:* ]] && password=${credentials#*:}
+sql() { mysql_cli -h"${hostport%:*}" -P"${hostport##*:}" -u"$user" ${password:+-p"$password"} "$@"; }
 
 cargo build --release --bins
 bin=target/release
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
+trap 'services_stop 10' EXIT
+export REDIS_URL=$redis REDIS_PREFIX=bench: LOG_FORMAT=json RUST_LOG=warn
+record() { echo "$1" >>"$results"; }
+now() { date +%s.%N; }
 
 fresh_db() {
     sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
     MYSQL_URL=$server/$db "$bin/rest-api" migrate >/dev/null 2>&1
-    redis-cli --scan --pattern 'bench:*' | xargs -r redis-cli del >/dev/null
+    redis-cli -u "$redis" --scan --pattern 'bench:*' | xargs -r redis-cli -u "$redis" del >/dev/null
 }
-wait_ready() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
-export REDIS_URL=$redis REDIS_PREFIX=bench: LOG_FORMAT=json RUST_LOG=warn MIGRATE=false
 
-# 1. The database's own batched-insert rate: 200 transactions of 256-row INSERTs into grades.
+# ---------------------------------------------------------------- the database ceiling
+# 256-row INSERT transactions into the migrated `grades` table, generated beforehand.
+python3 scripts/bench_sql.py 1 50 256 >"$out/warmup.sql"
+python3 scripts/bench_sql.py 12801 600 256 >"$out/one.sql"
+for c in 0 1 2 3; do python3 scripts/bench_sql.py $((1000001 + c * 100000)) 150 256 >"$out/four-$c.sql"; done
+python3 scripts/bench_sql.py 1 200 256 >"$out/cold.sql"
+
+ceiling() { # label
+    fresh_db
+    sql "$db" <"$out/warmup.sql"
+    local start end four_start four_end
+    start=$(now); sql "$db" <"$out/one.sql"; end=$(now)
+    four_start=$(now)
+    for c in 0 1 2 3; do sql "$db" <"$out/four-$c.sql" & done
+    wait
+    four_end=$(now)
+    record "{\"kind\": \"ceiling\", \"label\": \"$1\", \"one_client\": $(python3 -c "print(round(153600 / ($end - $start)))"), \"four_clients\": $(python3 -c "print(round(153600 / ($four_end - $four_start)))")}"
+}
+
+# How the previous `just bench` measured: 200 transactions on a freshly created table, timed with
+# the client's start-up; kept to explain the difference.
 fresh_db
-python3 - "$db" > /tmp/grades-baseline.sql <<'PY'
-import random, sys
-courses = ["SO1", "BD1", "LFP", "SA", "AYD1"]
-i = 1
-for _ in range(200):
-    rows = []
-    for _ in range(256):
-        c = random.randint(1, 200000)
-        rows.append(f"({i},{c},'Alumno {c}','{random.choice(courses)}',{random.randint(0,100)},'{random.choice(['1S','2S'])}',{random.randint(2018,2024)},'rest',NOW(3))")
-        i += 1
-    print("START TRANSACTION;\nINSERT INTO grades (id,carnet,nombre,curso,nota,semestre,year,route,created_at) VALUES " + ",".join(rows) + ";\nCOMMIT;")
+start=$(now); sql "$db" <"$out/cold.sql"; end=$(now)
+record "{\"kind\": \"cold_ceiling\", \"rows_per_second\": $(python3 -c "print(round(51200 / ($end - $start)))")}"
+
+# ---------------------------------------------------------------- the routes
+metric() { # url name -> value of the first series starting with name
+    curl -fs "$1/metrics" | awk -v n="$2" 'index($0, n) == 1 { print $2; exit }'
+}
+
+load() { # route url metrics_url connections pool
+    local route=$1 url=$2 metrics=$3 connections=$4 pool=$5
+    local sum0 count0 sum1 count1 lag_terms lag_students start caught
+    sum0=$(metric "$metrics" grades_batch_size_sum); count0=$(metric "$metrics" grades_batch_size_count)
+    "$bin/grades-bench" watch --seconds "$seconds" >"$out/watch.json" &
+    local watcher=$!
+    POOL=$pool wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/post-grade.lua --latency "$url" >"$out/wrk.txt"
+    wait "$watcher"
+    sum1=$(metric "$metrics" grades_batch_size_sum); count1=$(metric "$metrics" grades_batch_size_count)
+    lag_terms=$(metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')
+    lag_students=$(metric "$metrics" 'grades_projector_lag_ids{projection="students"}')
+    # Until the projector has folded everything the load committed.
+    start=$(now); caught=""
+    for _ in $(seq 1 1200); do
+        if [[ "$(metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')" == 0 && "$(metric "$metrics" 'grades_projector_lag_ids{projection="students"}')" == 0 ]]; then
+            caught=$(python3 -c "print(round($(now) - $start, 2))"); break
+        fi
+        sleep 0.1
+    done
+    python3 - "$route" "$connections" "$pool" "$sum0" "$count0" "$sum1" "$count1" "${lag_terms:-0}" "${lag_students:-0}" "${caught:-null}" "$out/wrk.txt" "$out/watch.json" >>"$results" <<'PY'
+import json, re, sys
+route, conns, pool, s0, c0, s1, c1, lag_t, lag_s, caught, wrk_path, watch_path = sys.argv[1:]
+text = open(wrk_path).read()
+def latency(label):
+    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not m: return None
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+batches = float(c1) - float(c0)
+print(json.dumps({
+    "kind": "route", "route": route, "connections": int(conns), "students": int(pool),
+    "grades_per_second": rps, "p50_ms": latency("50%"), "p99_ms": latency("99%"),
+    "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    "socket_errors": sum(int(x) for x in socket.groups()) if socket else 0,
+    "mean_batch": (float(s1) - float(s0)) / batches if batches else None,
+    "lag_at_end_ids": {"terms": int(float(lag_t)), "students": int(float(lag_s))},
+    "caught_up_seconds": None if caught == "null" else float(caught),
+    "cores": {name: round(u["cores"], 2) for name, u in json.load(open(watch_path)).items() if u["cpu_seconds"] > 0},
+}))
 PY
-start=$(date +%s.%N); sql "$db" < /tmp/grades-baseline.sql; end=$(date +%s.%N)
-baseline=$(python3 -c "print(round(51200 / ($end - $start)))")
-echo "database batched inserts: $baseline rows/s"
-
-# 2. Each route under the same load, on a fresh database.
-run_route() { # name url
-    wrk -t2 -c"$connections" -d"${seconds}s" -s bench/post-grade.lua --latency "$2" > "/tmp/wrk-$1.txt"
-    rps=$(awk '/Requests\/sec/ {print $2}' "/tmp/wrk-$1.txt")
-    p50=$(awk '$1=="50%" {print $2}' "/tmp/wrk-$1.txt"); p99=$(awk '$1=="99%" {print $2}' "/tmp/wrk-$1.txt")
-    errors=$(awk '/Non-2xx/ {print $5}' "/tmp/wrk-$1.txt"); errors=${errors:-0}
-    echo "| $1 | ${rps%.*} | $p50 | $p99 | $errors |" >> /tmp/bench-routes.md
-    echo "$1: $rps req/s p50 $p50 p99 $p99 non-2xx $errors"
+    echo "$route c=$connections pool=$pool: $(tail -1 "$results")"
 }
-fresh_db
-: > /tmp/bench-routes.md
-MYSQL_URL=$server/$db PORT=8002 "$bin/rest-api" & pids+=($!)
-wait_ready http://127.0.0.1:8002/readyz
-run_route "rest (rest-api)" http://127.0.0.1:8002/grades
-MYSQL_URL=$server/$db PORT=8011 GRPC_PORT=50051 "$bin/grpc-server" & pids+=($!)
-PORT=8001 GRPC_SERVER_URL=http://127.0.0.1:50051 "$bin/grpc-client" & pids+=($!)
-wait_ready http://127.0.0.1:8001/readyz
-run_route "grpc (grpc-client -> grpc-server)" http://127.0.0.1:8001/grades
-grades=$(sql -N "$db" -e "SELECT COUNT(*) FROM grades")
-batches=$(curl -s http://127.0.0.1:8002/metrics | awk '/^grades_batch_size_(sum|count)/ {print $2}' | paste -sd' ')
 
-# 3. Dashboard queries at this size (realtime, 4 connections, 5 s each).
-MYSQL_URL=$server/$db PORT=8003 "$bin/realtime" & pids+=($!)
-wait_ready http://127.0.0.1:8003/readyz
-: > /tmp/bench-queries.md
-for path in "/api/grades?limit=20" "/api/grades?curso=SO1&semestre=2S&year=2023&limit=20" "/api/grades?semestre=1S&limit=20" \
-            "/api/stats/pass-fail?curso=SO1&semestre=2S&year=2023" "/api/stats/top-courses?semestre=2S" \
-            "/api/stats/top-students" "/api/stats/top-students?semestre=1S&year=2020" "/api/stats/routes" "/api/live"; do
-    wrk -t1 -c4 -d5s --latency "http://127.0.0.1:8003$path" > /tmp/wrk-q.txt
-    echo "| \`$path\` | $(awk '$1=="50%" {print $2}' /tmp/wrk-q.txt) | $(awk '$1=="99%" {print $2}' /tmp/wrk-q.txt) | $(awk '/Requests\/sec/ {print $2}' /tmp/wrk-q.txt) |" >> /tmp/bench-queries.md
+start_route() { # route
+    case $1 in
+        rest)
+            service_start rest-api "$out/rest-api.log" env MYSQL_URL="$server/$db" PORT=8102 MIGRATE=false "$bin/rest-api"
+            service_wait_ready http://127.0.0.1:8102/readyz ;;
+        grpc)
+            service_start grpc-server "$out/grpc-server.log" env MYSQL_URL="$server/$db" PORT=8111 GRPC_PORT=50151 MIGRATE=false "$bin/grpc-server"
+            service_start grpc-client "$out/grpc-client.log" env PORT=8101 GRPC_SERVER_URL=http://127.0.0.1:50151 "$bin/grpc-client"
+            service_wait_ready http://127.0.0.1:8101/readyz ;;
+    esac
+}
+
+for route in rest grpc; do
+    ceiling "before $route"
+    fresh_db
+    start_route "$route"
+    if [[ $route == rest ]]; then url=http://127.0.0.1:8102/grades metrics=http://127.0.0.1:8102; else url=http://127.0.0.1:8101/grades metrics=http://127.0.0.1:8111; fi
+    POOL=$students wrk -t2 -c64 -d3s -s bench/post-grade.lua "$url" >/dev/null # warm-up, not measured
+    for connections in 8 64 256; do
+        load "$route" "$url" "$metrics" "$connections" "$students"
+    done
+    services_stop 10
 done
+ceiling "after both routes"
 
-{
-    echo "# Benchmarks"
-    echo
-    echo "Written by \`just bench\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores, $(mysql_cli --version | sed 's/.*Distrib \([^,]*\).*/MariaDB\/MySQL \1/'),"
-    echo "release build, wrk on the same machine (it takes CPU from the services). Numbers from a shared,"
-    echo "noisy machine: compare runs of one machine, not across machines."
-    echo
-    echo "## Ingestion"
-    echo
-    echo "Database baseline: 200 transactions of 256-row \`INSERT\`s into \`grades\` alone: **$baseline rows/s**."
-    echo
-    echo "Each route for ${seconds} s, ${connections} connections, random valid grades:"
-    echo
-    echo "| route | grades/s | p50 | p99 | non-2xx |"
-    echo "|---|---|---|---|---|"
-    cat /tmp/bench-routes.md
-    echo
-    echo "Grades stored: $grades. rest-api batches (sum count): $batches."
-    echo
-    echo "## Dashboard queries (at $grades grades)"
-    echo
-    echo "| request | p50 | p99 | req/s |"
-    echo "|---|---|---|---|"
-    cat /tmp/bench-queries.md
-} > "$report"
+# The projector's worst case: a pool so wide that a student's grades almost never share a fold.
+fresh_db
+start_route rest
+load rest http://127.0.0.1:8102/grades http://127.0.0.1:8102 64 50000
+services_stop 10
+
+python3 scripts/bench_report.py bench "$results" BENCHMARKS.md
 sql -e "DROP DATABASE IF EXISTS $db"
-echo "wrote $report"
+echo "wrote BENCHMARKS.md ($results)"

@@ -188,7 +188,8 @@ pub async fn run(client: &Client<HttpConnector, Full<Bytes>>, spec: &RunSpec) ->
     drop(tx);
     let processes = watch.await.unwrap_or_default();
     // Wait for the stragglers (bounded: a request still open after 30 s counts as failed).
-    let (total, routes) = tokio::time::timeout(Duration::from_secs(60), collector).await.expect("responses within 60 s").expect("collector");
+    let (total, routes) =
+        tokio::time::timeout(Duration::from_secs(60), collector).await.expect("responses within 60 s").expect("collector");
     let seconds = spec.duration.as_secs_f64();
     RunResult {
         url: spec.url.clone(),

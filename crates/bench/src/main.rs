@@ -4,6 +4,7 @@
 //! - `step`: raises the rate until p99 passes the SLO, errors appear or the server falls behind
 //!   the offered rate; the highest rate that held is the route's maximum sustainable throughput,
 //!   and one more run at half of it gives the latency at equal, comfortable load.
+//! - `watch`: CPU and memory of named processes over a while (beside another load tool).
 //! - `report`: step results of several routes as a Markdown table and an SVG chart.
 
 mod load;
@@ -97,6 +98,13 @@ enum Command {
         slo_p99_ms: f64,
         #[arg(long)]
         json: PathBuf,
+    },
+    /// CPU and memory of named processes over a while (to go with another load tool).
+    Watch {
+        #[arg(long)]
+        seconds: f64,
+        #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
+        watch: Vec<String>,
     },
     /// Markdown table and SVG chart from `step` results.
     Report {
@@ -201,17 +209,33 @@ async fn main() -> std::process::ExitCode {
                 }
                 None => None,
             };
-            let report =
-                StepReport { label, url: target.url, slo_p99_ms, students: target.payload.students, steps, max_sustainable, half_load, rss_idle_mib };
+            let report = StepReport {
+                label,
+                url: target.url,
+                slo_p99_ms,
+                students: target.payload.students,
+                steps,
+                max_sustainable,
+                half_load,
+                rss_idle_mib,
+            };
             if let Err(error) = std::fs::write(&json, serde_json::to_string_pretty(&report).expect("JSON")) {
                 eprintln!("cannot write {}: {error}", json.display());
                 return std::process::ExitCode::FAILURE;
             }
         }
+        Command::Watch { seconds, watch } => {
+            let sampling = procs::Watch::start(&watch);
+            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+            println!("{}", serde_json::to_string_pretty(&sampling.finish()).expect("JSON"));
+        }
         Command::Report { inputs, markdown, svg } => {
             let mut reports = Vec::new();
             for input in &inputs {
-                match std::fs::read_to_string(input).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<StepReport>(&t).map_err(|e| e.to_string())) {
+                match std::fs::read_to_string(input)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_json::from_str::<StepReport>(&t).map_err(|e| e.to_string()))
+                {
                     Ok(report) => reports.push(report),
                     Err(error) => {
                         eprintln!("cannot read {}: {error}", input.display());

@@ -46,7 +46,9 @@ pub fn markdown(reports: &[StepReport]) -> String {
                     .processes
                     .iter()
                     .filter(|(_, u)| u.cpu_seconds > 0.0)
-                    .map(|(name, u)| format!("{name} {:.0} → {:.0}", report.rss_idle_mib.get(name).copied().unwrap_or(u.rss_before_mib), u.rss_peak_mib))
+                    .map(|(name, u)| {
+                        format!("{name} {:.0} → {:.0}", report.rss_idle_mib.get(name).copied().unwrap_or(u.rss_before_mib), u.rss_peak_mib)
+                    })
                     .collect();
                 (format!("{:.2} ms", half.total.p50_ms), format!("{:.2} ms", half.total.p99_ms), cpu.join(", "), rss.join(", "))
             }
@@ -90,7 +92,10 @@ pub fn svg(reports: &[StepReport]) -> String {
     let y = |ms: f64| top + plot_h - (ms.clamp(y_min, y_max).log10() - y_min.log10()) / (y_max.log10() - y_min.log10()) * plot_h;
 
     let mut out = String::new();
-    let _ = writeln!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(out, r#"<text x="{}" y="18" font-size="14" font-weight="bold">Latency against offered rate (open loop)</text>"#, left);
     // Axes and grid.
@@ -98,7 +103,13 @@ pub fn svg(reports: &[StepReport]) -> String {
     while decade <= y_max * 1.0001 {
         let yy = y(decade);
         let _ = writeln!(out, r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#e5e7eb"/>"##, left + plot_w);
-        let _ = writeln!(out, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, left - 6.0, yy + 4.0, if decade < 1.0 { format!("{decade:.1}") } else { format!("{decade:.0}") });
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            yy + 4.0,
+            if decade < 1.0 { format!("{decade:.1}") } else { format!("{decade:.0}") }
+        );
         decade *= 10.0;
     }
     for i in 0..=5 {
@@ -108,8 +119,17 @@ pub fn svg(reports: &[StepReport]) -> String {
         let _ = writeln!(out, r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, top + plot_h + 18.0, thousands(rate));
     }
     let _ = writeln!(out, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#6b7280"/>"##);
-    let _ = writeln!(out, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">offered rate (grades/s)</text>"#, left + plot_w / 2.0, height - 10.0);
-    let _ = writeln!(out, r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>"#, top + plot_h / 2.0);
+    let _ = writeln!(
+        out,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">offered rate (grades/s)</text>"#,
+        left + plot_w / 2.0,
+        height - 10.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>"#,
+        top + plot_h / 2.0
+    );
     for (index, report) in reports.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
         for (quantile, dash) in [("p99", ""), ("p50", r#" stroke-dasharray="6 4""#)] {
@@ -125,7 +145,14 @@ pub fn svg(reports: &[StepReport]) -> String {
         }
         let ly = top + 20.0 + index as f64 * 40.0;
         let lx = left + plot_w + 16.0;
-        let _ = writeln!(out, r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{} p99</text>"#, lx + 24.0, lx + 30.0, ly + 4.0, report.label);
+        let _ = writeln!(
+            out,
+            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{} p99</text>"#,
+            lx + 24.0,
+            lx + 30.0,
+            ly + 4.0,
+            report.label
+        );
         let _ = writeln!(
             out,
             r#"<line x1="{lx}" y1="{}" x2="{}" y2="{}" stroke="{colour}" stroke-width="2" stroke-dasharray="6 4"/><text x="{}" y="{}">{} p50</text>"#,

@@ -88,7 +88,11 @@ impl GrpcSink {
         } else {
             template.connect_lazy()
         };
-        Ok(Self { client: GradeIngestionClient::new(channel.clone()), health: HealthClient::new(channel), catalog: Refreshed::new(CATALOG_TTL) })
+        Ok(Self {
+            client: GradeIngestionClient::new(channel.clone()),
+            health: HealthClient::new(channel),
+            catalog: Refreshed::new(CATALOG_TTL),
+        })
     }
 
     async fn check_server(&self) -> Result<(), String> {
@@ -145,8 +149,13 @@ impl GradeSink for GrpcSink {
     async fn catalog(&self) -> Result<Arc<Catalog>, IngestError> {
         self.catalog
             .get(|| async {
-                let response = self.client.clone().list_courses(ListCoursesRequest {}).await.map_err(|status| error_from_status(&status))?;
-                let courses = response.into_inner().courses.into_iter().filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
+                let response =
+                    self.client.clone().list_courses(ListCoursesRequest {}).await.map_err(|status| error_from_status(&status))?;
+                let courses = response
+                    .into_inner()
+                    .courses
+                    .into_iter()
+                    .filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
                 Ok(Catalog::new(courses))
             })
             .await

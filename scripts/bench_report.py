@@ -1,0 +1,116 @@
+"""Writes one section of BENCHMARKS.md from a benchmark's results, leaving the other sections.
+
+    python3 scripts/bench_report.py bench   target/bench/bench.jsonl          BENCHMARKS.md
+    python3 scripts/bench_report.py compare target/compare/compare.md       BENCHMARKS.md
+
+A section sits between `<!-- NAME:start -->` and `<!-- NAME:end -->`; it is replaced whole.
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+
+def command_output(*args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    server = command_output("mariadb", "--version") or command_output("mysql", "--version")
+    server = re.sub(r".*Distrib ([^,]+),.*", r"\1", server)
+    return (
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
+        f"{platform.system()} {platform.release()}, MySQL/MariaDB {server}, {command_output('rustc', '--version')}, "
+        f"{command_output('redis-server', '--version').split(' sha=')[0]}"
+    )
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def bench_section(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    ceilings = [r for r in rows if r["kind"] == "ceiling"]
+    cold = next((r for r in rows if r["kind"] == "cold_ceiling"), None)
+    routes = [r for r in rows if r["kind"] == "route"]
+    students = min((r["students"] for r in routes), default=500)
+    narrow = [r for r in routes if r["students"] == students]
+    wide = [r for r in routes if r["students"] != students]
+    one = [c["one_client"] for c in ceilings]
+    ceiling = sum(one) / len(one) if one else 0
+    best = {route: max((r for r in narrow if r["route"] == route), key=lambda r: r["grades_per_second"], default=None) for route in ("rest", "grpc")}
+    rest = best["rest"]["grades_per_second"] if best["rest"] else 0
+    grpc = best["grpc"]["grades_per_second"] if best["grpc"] else 0
+    out = []
+    out.append(f"Written by `just bench` ({machine()}). wrk and every service share the machine's cores.\n")
+    out.append("### Ratios (one run)\n")
+    out.append("| measure | ratio | target |")
+    out.append("|---|---|---|")
+    out.append(f"| rest route (best of 8/64/256 connections) / database batched-insert rate (1 client, mean of {len(one)}) | **{ratio(rest, ceiling)}** | ≥ 0.50 |")
+    out.append(f"| grpc route / rest route (best of each) | **{ratio(grpc, rest)}** | ≥ 0.85 |")
+    if wide:
+        w = max(wide, key=lambda r: r["grades_per_second"])
+        out.append(f"| rest route with {w['students']:,} students / with {students:,} (64 connections) | {ratio(w['grades_per_second'], next((r['grades_per_second'] for r in narrow if r['route'] == 'rest' and r['connections'] == 64), 0))} | |")
+    out.append("")
+    out.append("### The database's own rate\n")
+    out.append("256-row `INSERT` transactions into the migrated `grades` table from the `mariadb` client, SQL generated beforehand; "
+               "50 transactions of warm-up, then 600 from one client and 4 × 150 from four at once.\n")
+    out.append("| measured | 1 client (rows/s) | 4 clients (rows/s) |")
+    out.append("|---|---|---|")
+    for c in ceilings:
+        out.append(f"| {c['label']} | {c['one_client']:,} | {c['four_clients']:,} |")
+    if cold:
+        out.append(f"\nMeasured the way the previous `just bench` did (200 transactions into a freshly created table, no warm-up, "
+                   f"timed with the client's start-up): **{cold['rows_per_second']:,} rows/s**. A cold table splits pages as it "
+                   f"grows, and 200 transactions last about a second, so start-up and the first page splits weigh on every row: "
+                   f"that is why it read 33-39 k where a warm, longer run reads the figures above.\n")
+    out.append("### The routes (closed loop: wrk, POST /grades, the Locust payload)\n")
+    out.append(f"Student pool {students:,} (the Locust default: a realistic faculty) unless stated. *Batch*: grades per commit. "
+               "*Lag at end*: grades committed but not yet folded into the summaries when the load stopped (terms / students projection); "
+               "*caught up*: seconds from then until both had folded everything. *Cores*: average CPU of each process during the load.\n")
+    out.append("| route | students | connections | grades/s | p50 ms | p99 ms | non-2xx | batch | lag at end | caught up s | cores |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in routes:
+        cores = ", ".join(f"{n} {c}" for n, c in sorted(r["cores"].items(), key=lambda kv: -kv[1]))
+        batch = f"{r['mean_batch']:.1f}" if r["mean_batch"] else "-"
+        lag = f"{r['lag_at_end_ids']['terms']:,} / {r['lag_at_end_ids']['students']:,}"
+        caught = r["caught_up_seconds"] if r["caught_up_seconds"] is not None else "> 120"
+        p50 = f"{r['p50_ms']:.2f}" if r["p50_ms"] is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r["p99_ms"] is not None else "-"
+        out.append(f"| {r['route']} | {r['students']:,} | {r['connections']} | {r['grades_per_second']:,.0f} | {p50} | {p99} | "
+                   f"{r['non_2xx'] + r['socket_errors']} | {batch} | {lag} | {caught} | {cores} |")
+    out.append("\nCommand: `just bench` (BENCH_SECONDS, BENCH_STUDENTS to change the load).")
+    return "\n".join(out) + "\n"
+
+
+def splice(report, name, section):
+    text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{section}{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    open(report, "w").write(text)
+
+
+if __name__ == "__main__":
+    kind, source, report = sys.argv[1:4]
+    if kind == "bench":
+        splice(report, "bench", bench_section(source))
+    elif kind == "compare":
+        splice(report, "compare", f"Written by `just compare` ({machine()}).\n\n" + open(source).read())
+    else:
+        sys.exit(f"unknown section {kind!r}: bench or compare")
