@@ -66,8 +66,8 @@ start=$(now); sql "$db" <"$out/cold.sql"; end=$(now)
 record "{\"kind\": \"cold_ceiling\", \"rows_per_second\": $(python3 -c "print(round(51200 / ($end - $start)))")}"
 
 # ---------------------------------------------------------------- the routes
-metric() { # url name -> value of the first series starting with name
-    curl -fs "$1/metrics" | awk -v n="$2" 'index($0, n) == 1 { print $2; exit }'
+metric() { # url name -> value of the first series starting with name (awk reads to the end: no SIGPIPE for curl)
+    curl -fs "$1/metrics" | awk -v n="$2" '!found && index($0, n) == 1 { print $2; found = 1 }'
 }
 
 load() { # route url metrics_url connections pool

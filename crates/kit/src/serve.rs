@@ -1,3 +1,4 @@
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -12,5 +13,11 @@ pub async fn serve_http(
             .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
     );
+    // Small responses go out at once instead of waiting on the client's delayed ACK (Nagle).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }
