@@ -1,24 +1,28 @@
-//! One open-loop run: requests leave on a fixed schedule whatever the server does (a Poisson
-//! process at the offered rate), and each latency is measured from the request's *intended* send
-//! time. A server that stalls therefore shows its stall in every request scheduled behind it,
-//! instead of slowing the generator down and hiding it (coordinated omission, as wrk2 corrects).
+//! One open-loop run, in the wrk2 manner: every connection has its own fixed schedule (a Poisson
+//! process at its share of the offered rate), drawn whatever the server does, and each latency is
+//! measured from the request's *intended* send time. A server that stalls therefore shows its
+//! stall in every request scheduled behind it, instead of slowing the generator down and hiding
+//! it (coordinated omission).
+//!
+//! Each connection is one HTTP/1.1 keep-alive connection driven by its own task, recording into
+//! its own histograms: no shared pool, lock or channel per request, so the generator costs little
+//! of the CPU it shares with the services it measures.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
-use hyper::header::CONTENT_TYPE;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::payload::{self, PayloadConfig};
@@ -26,15 +30,14 @@ use crate::payload::{self, PayloadConfig};
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     pub url: String,
-    /// Requests per second, on average.
+    /// Requests per second, on average, over all connections.
     pub rate: f64,
     /// Measured time, after the warm-up.
     pub duration: Duration,
     /// Sent at the same rate but not measured: connections open, caches warm.
     pub warmup: Duration,
-    /// Requests in flight beyond which the generator stops sending and counts the rest as
-    /// not sent: the server is far past saturation.
-    pub max_in_flight: usize,
+    /// Connections, each with its own schedule at `rate / connections`.
+    pub connections: usize,
     pub payload: PayloadConfig,
     pub seed: u64,
     /// Processes (by name) whose CPU and memory are measured over the measured window.
@@ -61,11 +64,10 @@ pub struct Summary {
 pub struct RunResult {
     pub url: String,
     pub offered_rate: f64,
+    pub connections: usize,
     pub duration_seconds: f64,
     /// Requests scheduled in the measured window.
     pub scheduled: u64,
-    /// Of those, not sent because `max_in_flight` requests were already waiting.
-    pub not_sent: u64,
     /// Every response of the measured window.
     pub total: Summary,
     /// By the `X-Route` header of the answer (the route behind an ingress), "-" when absent.
@@ -76,7 +78,7 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn errors(&self) -> u64 {
-        self.total.errors.values().sum::<u64>() + self.not_sent
+        self.total.errors.values().sum::<u64>()
     }
 
     pub fn error_ratio(&self) -> f64 {
@@ -88,45 +90,15 @@ impl RunResult {
     }
 }
 
-struct Outcome {
-    measured: bool,
-    route: String,
-    /// Status code or error kind; `None` for 2xx.
-    error: Option<String>,
-    latency_us: u64,
-}
-
-/// One client for every run: connections are kept alive between requests, and new ones opened
-/// while all are busy (an open-loop generator must never queue behind its own connections).
-pub fn client() -> Client<HttpConnector, Full<Bytes>> {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(4096).pool_idle_timeout(Duration::from_secs(30)).build(connector)
-}
-
-pub async fn run(client: &Client<HttpConnector, Full<Bytes>>, spec: &RunSpec) -> RunResult {
+pub async fn run(spec: &RunSpec) -> RunResult {
     let uri: hyper::Uri = spec.url.parse().expect("a valid URL");
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
-    let in_flight = Arc::new(Semaphore::new(spec.max_in_flight));
-    let mut rng = StdRng::seed_from_u64(spec.seed);
-    let start = Instant::now() + Duration::from_millis(10);
+    let authority = uri.authority().expect("the URL has a host").to_string();
+    let address: SocketAddr = tokio::net::lookup_host(&authority).await.ok().and_then(|mut a| a.next()).expect("a resolvable host");
+    let start = Instant::now() + Duration::from_millis(50);
     let measured_from = start + spec.warmup;
     let end = measured_from + spec.duration;
-    let mut intended = start;
-    let (mut scheduled, mut not_sent, mut sequence) = (0_u64, 0_u64, 0_u64);
-
-    let collector = tokio::spawn(async move {
-        let mut total = Group::new();
-        let mut routes: BTreeMap<String, Group> = BTreeMap::new();
-        while let Some(outcome) = rx.recv().await {
-            if !outcome.measured {
-                continue;
-            }
-            total.add(&outcome);
-            routes.entry(outcome.route.clone()).or_insert_with(Group::new).add(&outcome);
-        }
-        (total, routes)
-    });
+    let connections = spec.connections.max(1);
+    let per_connection = spec.rate / connections as f64;
 
     let watch = {
         let names = spec.watch.clone();
@@ -137,76 +109,145 @@ pub async fn run(client: &Client<HttpConnector, Full<Bytes>>, spec: &RunSpec) ->
             watch.finish()
         })
     };
-    while intended < end {
-        let now = Instant::now();
-        if intended > now {
-            tokio::time::sleep_until(intended).await;
-        }
-        // Everything due is sent now; the timer's granularity does not bend the schedule.
-        let now = Instant::now();
-        while intended <= now && intended < end {
-            let measured = intended >= measured_from;
-            sequence += 1;
-            if measured {
-                scheduled += 1;
-            }
-            match in_flight.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let (body, key) = payload::grade(&mut rng, &spec.payload, sequence);
-                    let mut request = Request::builder().method(Method::POST).uri(uri.clone()).header(CONTENT_TYPE, "application/json");
-                    if let Some(key) = key {
-                        request = request.header("idempotency-key", key);
-                    }
-                    let request = request.body(Full::new(Bytes::from(body))).expect("request");
-                    let (client, tx, sent_for) = (client.clone(), tx.clone(), intended);
-                    tokio::spawn(async move {
-                        let outcome = match client.request(request).await {
-                            Ok(response) => {
-                                let status = response.status();
-                                let route = response.headers().get("x-route").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-                                let read = response.into_body().collect().await;
-                                let error = match read {
-                                    Err(error) => Some(format!("body: {error}")),
-                                    Ok(_) if status.is_success() => None,
-                                    Ok(_) => Some(status.as_u16().to_string()),
-                                };
-                                (route, error)
-                            }
-                            Err(error) => ("-".to_owned(), Some(if error.is_connect() { "connect".to_owned() } else { "io".to_owned() })),
-                        };
-                        let latency_us = Instant::now().duration_since(sent_for).as_micros() as u64;
-                        let _ = tx.send(Outcome { measured, route: outcome.0, error: outcome.1, latency_us });
-                        drop(permit);
-                    });
-                }
-                Err(_) if measured => not_sent += 1,
-                Err(_) => {}
-            }
-            intended += Duration::from_secs_f64(next_gap(&mut rng, spec.rate));
+    let workers: Vec<_> = (0..connections)
+        .map(|index| {
+            let worker = Worker {
+                address,
+                authority: authority.clone(),
+                path: uri.path().to_owned(),
+                payload: spec.payload.clone(),
+                rate: per_connection,
+                rng: StdRng::seed_from_u64(spec.seed.wrapping_mul(1_000_003).wrapping_add(index as u64)),
+                index: index as u64,
+                start,
+                measured_from,
+                end,
+            };
+            tokio::spawn(worker.run())
+        })
+        .collect();
+    let mut total = Group::new();
+    let mut routes: BTreeMap<String, Group> = BTreeMap::new();
+    let mut scheduled = 0;
+    for worker in workers {
+        let Ok(done) = worker.await else { continue };
+        scheduled += done.scheduled;
+        for (route, group) in done.routes {
+            total.merge(&group);
+            routes.entry(route).or_insert_with(Group::new).merge(&group);
         }
     }
-    drop(tx);
     let processes = watch.await.unwrap_or_default();
-    // Wait for the stragglers (bounded: a request still open after 30 s counts as failed).
-    let (total, routes) =
-        tokio::time::timeout(Duration::from_secs(60), collector).await.expect("responses within 60 s").expect("collector");
     let seconds = spec.duration.as_secs_f64();
     RunResult {
         url: spec.url.clone(),
         offered_rate: spec.rate,
+        connections,
         duration_seconds: seconds,
         scheduled,
-        not_sent,
         total: total.summary(seconds),
         routes: routes.into_iter().map(|(route, group)| (route, group.summary(seconds))).collect(),
         processes,
     }
 }
 
-/// Exponential gaps: a Poisson arrival process at `rate`.
-fn next_gap(rng: &mut impl Rng, rate: f64) -> f64 {
-    let u: f64 = rng.random_range(f64::EPSILON..1.0);
-    -u.ln() / rate
+struct Worker {
+    address: SocketAddr,
+    authority: String,
+    path: String,
+    payload: PayloadConfig,
+    rate: f64,
+    rng: StdRng,
+    index: u64,
+    start: Instant,
+    measured_from: Instant,
+    end: Instant,
+}
+
+struct WorkerResult {
+    scheduled: u64,
+    routes: BTreeMap<String, Group>,
+}
+
+impl Worker {
+    async fn run(mut self) -> WorkerResult {
+        let mut result = WorkerResult { scheduled: 0, routes: BTreeMap::new() };
+        let mut connection: Option<SendRequest<Full<Bytes>>> = None;
+        let mut intended = self.start + self.gap();
+        let mut sequence = 0_u64;
+        while intended < self.end {
+            tokio::time::sleep_until(intended).await;
+            let measured = intended >= self.measured_from;
+            sequence += 1;
+            let (route, error) = self.send(&mut connection, sequence).await;
+            if measured {
+                result.scheduled += 1;
+                let latency_us = Instant::now().duration_since(intended).as_micros() as u64;
+                result.routes.entry(route).or_insert_with(Group::new).add(latency_us, error);
+            }
+            intended += self.gap();
+        }
+        result
+    }
+
+    /// Exponential gaps: a Poisson arrival process at this connection's share of the rate.
+    fn gap(&mut self) -> Duration {
+        let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
+        Duration::from_secs_f64(-u.ln() / self.rate)
+    }
+
+    /// One request on the kept connection (opened, or opened again after a failure).
+    async fn send(&mut self, connection: &mut Option<SendRequest<Full<Bytes>>>, sequence: u64) -> (String, Option<String>) {
+        if connection.as_ref().is_none_or(|c| c.is_closed()) {
+            match self.connect().await {
+                Ok(sender) => *connection = Some(sender),
+                Err(error) => return ("-".to_owned(), Some(error)),
+            }
+        }
+        let Some(sender) = connection.as_mut() else { return ("-".to_owned(), Some("connect".to_owned())) };
+        let (body, key) = payload::grade(&mut self.rng, &self.payload, self.index << 32 | sequence);
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(self.path.as_str())
+            .header(HOST, self.authority.as_str())
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let Ok(request) = request.body(Full::new(Bytes::from(body))) else { return ("-".to_owned(), Some("request".to_owned())) };
+        if sender.ready().await.is_err() {
+            *connection = None;
+            return ("-".to_owned(), Some("io".to_owned()));
+        }
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let route = response.headers().get("x-route").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+                match response.into_body().collect().await {
+                    Err(_) => {
+                        *connection = None;
+                        (route, Some("io".to_owned()))
+                    }
+                    Ok(_) if status.is_success() => (route, None),
+                    Ok(_) => (route, Some(status.as_u16().to_string())),
+                }
+            }
+            Err(_) => {
+                *connection = None;
+                ("-".to_owned(), Some("io".to_owned()))
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let stream = TcpStream::connect(self.address).await.map_err(|_| "connect".to_owned())?;
+        let _ = stream.set_nodelay(true);
+        let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| "connect".to_owned())?;
+        tokio::spawn(async move {
+            let _ = driver.await;
+        });
+        Ok(sender)
+    }
 }
 
 struct Group {
@@ -221,11 +262,19 @@ impl Group {
         Self { histogram: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"), ok: 0, errors: BTreeMap::new() }
     }
 
-    fn add(&mut self, outcome: &Outcome) {
-        self.histogram.saturating_record(outcome.latency_us.max(1));
-        match &outcome.error {
+    fn add(&mut self, latency_us: u64, error: Option<String>) {
+        self.histogram.saturating_record(latency_us.max(1));
+        match error {
             None => self.ok += 1,
-            Some(error) => *self.errors.entry(error.clone()).or_default() += 1,
+            Some(error) => *self.errors.entry(error).or_default() += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &Group) {
+        let _ = self.histogram.add(&other.histogram);
+        self.ok += other.ok;
+        for (error, count) in &other.errors {
+            *self.errors.entry(error.clone()).or_default() += count;
         }
     }
 

@@ -1,3 +1,7 @@
+// mimalloc: the generator allocates per request and shares the cores with what it measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 //! `grades-bench`: the open-loop load generator of `just compare` and `just bench`.
 //!
 //! - `run`: one fixed rate for a while; latency percentiles per route.
@@ -39,9 +43,9 @@ struct Target {
     /// Unmeasured seconds before each measurement, at the same rate.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
-    /// Requests in flight beyond which the rest of a step counts as not sent.
-    #[arg(long, default_value_t = 20_000)]
-    max_in_flight: usize,
+    /// Connections, each sending on its own schedule at its share of the rate (as wrk2).
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
     /// Process names whose CPU and memory are measured (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
     watch: Vec<String>,
@@ -58,7 +62,7 @@ impl Target {
             rate,
             duration: Duration::from_secs(self.duration),
             warmup: Duration::from_secs(self.warmup),
-            max_in_flight: self.max_in_flight,
+            connections: self.connections,
             payload: self.payload.clone(),
             seed: self.seed,
             watch: self.watch.clone(),
@@ -157,14 +161,13 @@ fn judge(result: &RunResult, rate: f64, slo: f64) -> Option<String> {
 fn print(result: &RunResult) {
     let t = &result.total;
     eprintln!(
-        "offered {:>8.0}/s  served {:>8.0}/s  p50 {:>7.2} ms  p99 {:>8.2} ms  max {:>8.1} ms  errors {}  not sent {}",
+        "offered {:>8.0}/s  served {:>8.0}/s  p50 {:>7.2} ms  p99 {:>8.2} ms  max {:>8.1} ms  errors {}",
         result.offered_rate,
         t.throughput_per_sec,
         t.p50_ms,
         t.p99_ms,
         t.max_ms,
         t.errors.values().sum::<u64>(),
-        result.not_sent
     );
 }
 
@@ -172,7 +175,7 @@ fn print(result: &RunResult) {
 async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
         Command::Run { target, rate, json } => {
-            let result = load::run(&load::client(), &target.spec(rate)).await;
+            let result = load::run(&target.spec(rate)).await;
             print(&result);
             let text = serde_json::to_string_pretty(&result).expect("JSON");
             println!("{text}");
@@ -184,12 +187,11 @@ async fn main() -> std::process::ExitCode {
             }
         }
         Command::Step { target, label, start, factor, max_rate, slo_p99_ms, json } => {
-            let client = load::client();
             let rss_idle_mib = procs::rss_mib(&target.watch);
             let mut steps = Vec::new();
             let mut rate = start;
             while rate <= max_rate {
-                let result = load::run(&client, &target.spec(rate)).await;
+                let result = load::run(&target.spec(rate)).await;
                 print(&result);
                 let reason = judge(&result, rate, slo_p99_ms);
                 let held = reason.is_none();
@@ -203,7 +205,7 @@ async fn main() -> std::process::ExitCode {
             let half_load = match max_sustainable {
                 Some(max) => {
                     eprintln!("half of the maximum sustainable throughput:");
-                    let result = load::run(&client, &target.spec(max / 2.0)).await;
+                    let result = load::run(&target.spec(max / 2.0)).await;
                     print(&result);
                     Some(result)
                 }

@@ -62,7 +62,7 @@ pub fn markdown(reports: &[StepReport]) -> String {
     for report in reports {
         for step in &report.steps {
             let t = &step.result.total;
-            let errors = t.errors.values().sum::<u64>() + step.result.not_sent;
+            let errors = t.errors.values().sum::<u64>();
             let held = if step.held { "yes".to_owned() } else { format!("no: {}", step.reason.clone().unwrap_or_default()) };
             let _ = writeln!(
                 out,
