@@ -1,7 +1,3 @@
-// mimalloc: the generator allocates per request and shares the cores with what it measures.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 //! `grades-bench`: the open-loop load generator of `just compare` and `just bench`.
 //!
 //! - `run`: one fixed rate for a while; latency percentiles per route.
@@ -10,6 +6,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 //!   and one more run at half of it gives the latency at equal, comfortable load.
 //! - `watch`: CPU and memory of named processes over a while (beside another load tool).
 //! - `report`: step results of several routes as a Markdown table and an SVG chart.
+
+// mimalloc: the generator allocates per request and shares the cores with what it measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod load;
 mod payload;
