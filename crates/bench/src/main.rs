@@ -5,6 +5,7 @@
 //!   the offered rate; the highest rate that held is the route's maximum sustainable throughput,
 //!   and one more run at half of it gives the latency at equal, comfortable load.
 //! - `watch`: CPU and memory of named processes over a while (beside another load tool).
+//! - `seed`: N realistic grades with their summaries, for measurements at scale.
 //! - `report`: step results of several routes as a Markdown table and an SVG chart.
 
 // mimalloc: the generator allocates per request and shares the cores with what it measures.
@@ -15,6 +16,7 @@ mod load;
 mod payload;
 mod procs;
 mod report;
+mod seed;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -110,6 +112,8 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
         watch: Vec<String>,
     },
+    /// Load N realistic grades into MYSQL_URL with their summaries, and rebuild the live state.
+    Seed(seed::SeedArgs),
     /// Markdown table and SVG chart from `step` results.
     Report {
         /// `step` JSON files, one per route.
@@ -230,6 +234,12 @@ async fn main() -> std::process::ExitCode {
             let sampling = procs::Watch::start(&watch);
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             println!("{}", serde_json::to_string_pretty(&sampling.finish()).expect("JSON"));
+        }
+        Command::Seed(args) => {
+            if let Err(error) = seed::seed(args).await {
+                eprintln!("grades-bench seed: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
         }
         Command::Report { inputs, markdown, svg } => {
             let mut reports = Vec::new();

@@ -9,6 +9,7 @@
 //! - [`live_sync`]: keeps the Redis live state equal to the summaries.
 //! - [`stats`]: the dashboard's read queries.
 
+mod batch;
 pub mod live_sync;
 pub mod metrics;
 pub mod mysql;

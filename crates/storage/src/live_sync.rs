@@ -170,6 +170,16 @@ impl SyncState {
     }
 }
 
+/// Rebuilds the live state from the summary tables now (`just reconcile`, and after a bulk
+/// load); returns the watermark it was rebuilt at.
+pub async fn rebuild_now(pool: &MySqlPool, live: &LiveStore) -> Result<u64, String> {
+    let mut connection = pool.acquire().await.map_err(|e| format!("MySQL: {e}"))?;
+    let snapshot = read_snapshot(&mut connection).await.map_err(|e| format!("reading the summaries: {e}"))?;
+    let event = LiveEvent::of(&snapshot.figures, 0, Vec::new());
+    live.replace(&snapshot.figures, &event, snapshot.latest_id).await.map_err(|e| format!("writing Redis: {e}"))?;
+    Ok(snapshot.figures.synced_id)
+}
+
 struct Snapshot {
     figures: LiveFigures,
     latest_id: u64,

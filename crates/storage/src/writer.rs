@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use grades_domain::{IdempotencyKey, NewGrade, Route};
 use sqlx::mysql::MySqlConnection;
 use sqlx::pool::PoolConnection;
@@ -23,6 +24,7 @@ use sqlx::{Connection, MySql, MySqlPool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::batch::{batch_sql, BatchRow, KEYS_STATEMENT, SEQUENCE_STATEMENT};
 use crate::metrics::StorageMetrics;
 use crate::mysql::{is_retryable, is_unavailable, mysql_code};
 use crate::plan::{assign_ids, inserts, plan_batch, Plan};
@@ -68,16 +70,18 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Requests that may wait for a batch before new ones are refused (back-pressure).
     pub queue_capacity: usize,
-    /// Retries of a batch after a deadlock, a lock wait timeout, an idempotency race or a stale
-    /// connection (never after COMMIT was sent: its outcome is unknown).
+    /// Retries of a batch after a deadlock, a lock wait timeout or an idempotency race (never
+    /// after the connection failed with the batch sent: its outcome is unknown).
     pub max_retries: u32,
     /// Batch transactions in flight at once in this process.
     pub pipeline_depth: usize,
+    /// Smallest batch sent while another is in flight; a smaller one waits for it (see `run`).
+    pub min_pipelined: usize,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { max_batch: 512, queue_capacity: 16_384, max_retries: 3, pipeline_depth: 2 }
+        Self { max_batch: 512, queue_capacity: 16_384, max_retries: 3, pipeline_depth: 2, min_pipelined: 64 }
     }
 }
 
@@ -129,6 +133,16 @@ async fn run(
         if rx.recv_many(&mut batch, config.max_batch).await == 0 {
             break;
         }
+        // Commits are serialized by the id lock, so a small batch sent next to one in flight
+        // would only wait for it inside MySQL and then pay a commit of its own. Below
+        // `min_pipelined` it gathers more requests until the batch in flight is done instead.
+        while !in_flight.is_empty() && batch.len() < config.min_pipelined.min(config.max_batch) {
+            let room = config.max_batch - batch.len();
+            tokio::select! {
+                _ = in_flight.join_next() => break,
+                received = rx.recv_many(&mut batch, room) => if received == 0 { break },
+            }
+        }
         let committer = committer.clone();
         in_flight.spawn(async move {
             committer.commit_and_reply(batch).await;
@@ -139,29 +153,35 @@ async fn run(
     tracing::debug!("grade writer stopped");
 }
 
-/// Connections kept by the writer between batches, so a batch does not pay the pool's
-/// liveness ping; a connection that failed is closed instead of kept.
+/// Connections kept by the writer between batches, so a busy writer does not pay the pool's
+/// liveness ping per batch. One idle for a while is pinged before use: a batch is sent in one
+/// go, and a connection that died while idle must be found out before, not after, sending it.
 struct Connections {
     pool: MySqlPool,
-    idle: Mutex<Vec<PoolConnection<MySql>>>,
+    idle: Mutex<Vec<(PoolConnection<MySql>, Instant)>>,
 }
+
+/// Idle longer than this, a kept connection is pinged before a batch goes out on it.
+const TRUSTED_IDLE: Duration = Duration::from_secs(1);
 
 impl Connections {
     fn new(pool: MySqlPool) -> Self {
         Self { pool, idle: Mutex::new(Vec::new()) }
     }
 
-    /// A kept connection (`reused` = true), or a new one from the pool.
-    async fn take(&self) -> Result<(PoolConnection<MySql>, bool), sqlx::Error> {
-        let kept = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        match kept {
-            Some(connection) => Ok((connection, true)),
-            None => Ok((self.pool.acquire().await?, false)),
+    async fn take(&self) -> Result<PoolConnection<MySql>, sqlx::Error> {
+        loop {
+            let kept = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+            let Some((mut connection, since)) = kept else { return self.pool.acquire().await };
+            if since.elapsed() < TRUSTED_IDLE || connection.ping().await.is_ok() {
+                return Ok(connection);
+            }
+            connection.close_on_drop();
         }
     }
 
     fn keep(&self, connection: PoolConnection<MySql>) {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(connection);
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((connection, Instant::now()));
     }
 }
 
@@ -207,7 +227,7 @@ impl Committer {
     async fn commit_with_retries(&self, batch: &[Pending]) -> Result<(Outcomes, Option<u64>), StoreError> {
         let mut attempt = 0;
         loop {
-            let (mut connection, reused) = self.connections.take().await.map_err(|e| store_error(&e))?;
+            let mut connection = self.connections.take().await.map_err(|e| store_error(&e))?;
             let failure = match commit_batch(&mut connection, batch).await {
                 Ok(done) => {
                     self.connections.keep(connection);
@@ -223,20 +243,16 @@ impl Committer {
                 Failure::KeyRace(error) => (error, true),
                 Failure::AtCommit(error) => {
                     return Err(StoreError::Unavailable(format!(
-                        "the commit's outcome is unknown ({error}); retry with the same Idempotency-Key"
+                        "the connection to MySQL failed while the batch was being committed, so whether it was stored is \
+                         unknown ({error}); retry with the same Idempotency-Key"
                     )))
                 }
             };
-            // A kept connection may have died while idle (MySQL restarted): nothing was written,
-            // so a fresh connection may try again. A fresh one failing means MySQL is down.
-            let stale = reused && is_unavailable(&error);
-            if (stale || raced || is_retryable(&error)) && attempt < self.max_retries {
+            if (raced || is_retryable(&error)) && attempt < self.max_retries {
                 attempt += 1;
                 self.metrics.batch_retries.inc();
                 tracing::warn!(%error, attempt, "retrying batch");
-                if !stale {
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                }
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 continue;
             }
             return Err(store_error(&error));
@@ -256,13 +272,13 @@ fn store_error(error: &sqlx::Error) -> StoreError {
 const DUPLICATE_KEY: u16 = 1062;
 
 enum Failure {
-    /// Nothing was committed: safe to run again.
+    /// MySQL refused a statement: the batch stopped there and nothing was committed.
     BeforeCommit(sqlx::Error),
     /// Another batch (of this process or another replica) stored one of this batch's idempotency
     /// keys between the key lookup and the key insert. Nothing was committed; running the batch
     /// again finds the key and answers a replay.
     KeyRace(sqlx::Error),
-    /// COMMIT was sent and its answer lost: the batch may or may not be stored.
+    /// The connection failed with the batch sent: it may or may not be stored.
     AtCommit(sqlx::Error),
 }
 
@@ -278,25 +294,50 @@ async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Re
 
     let mut first_id = 0;
     if count > 0 {
-        let mut tx = connection.begin().await.map_err(Failure::BeforeCommit)?;
-        // LAST_INSERT_ID(expr) hands the new value back in the OK packet: the range in one trip.
-        let taken = sqlx::query("UPDATE id_sequence SET next_id = LAST_INSERT_ID(next_id + ?) WHERE name = 'grade_ids'")
-            .bind(count)
-            .execute(&mut *tx)
-            .await
-            .map_err(Failure::BeforeCommit)?;
-        if taken.rows_affected() != 1 {
-            // The sequence row is missing: the database is not migrated (or was migrated by hand).
-            return Err(Failure::BeforeCommit(sqlx::Error::RowNotFound));
+        let rows: Vec<BatchRow> = batch
+            .iter()
+            .zip(&plans)
+            .zip(&keyed)
+            .filter(|((_, plan), _)| matches!(plan, Plan::Insert))
+            .map(|((pending, _), key)| {
+                let grade = &pending.request.grade;
+                BatchRow {
+                    carnet: grade.carnet.get(),
+                    nombre: grade.nombre.as_str(),
+                    curso: grade.curso.as_str(),
+                    nota: grade.nota.get(),
+                    semestre: grade.semestre.as_str(),
+                    year: grade.year.get(),
+                    route: pending.request.route.as_str(),
+                    key: *key,
+                }
+            })
+            .collect();
+        let sql = batch_sql(&rows);
+        let mut results = sqlx::raw_sql(&sql).execute_many(&mut *connection);
+        let mut answered = 0;
+        let mut next_id = None;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(done) => {
+                    if answered == SEQUENCE_STATEMENT {
+                        next_id = (done.rows_affected() == 1).then(|| done.last_insert_id());
+                    }
+                    answered += 1;
+                }
+                // MySQL stops at the first failing statement: COMMIT never ran.
+                Err(error @ sqlx::Error::Database(_)) => {
+                    let raced = answered == KEYS_STATEMENT
+                        && matches!(&error, sqlx::Error::Database(db) if mysql_code(db.as_ref()) == Some(DUPLICATE_KEY));
+                    return Err(if raced { Failure::KeyRace(error) } else { Failure::BeforeCommit(error) });
+                }
+                // The connection failed with the statements sent: they may all have run.
+                Err(error) => return Err(Failure::AtCommit(error)),
+            }
         }
-        first_id = taken.last_insert_id() - count;
-        let ids = assign_ids(&plans, first_id);
-        insert_grades(&mut tx, batch, &plans, &ids).await.map_err(Failure::BeforeCommit)?;
-        insert_keys(&mut tx, batch, &plans, &ids).await.map_err(|error| match &error {
-            sqlx::Error::Database(db) if mysql_code(db.as_ref()) == Some(DUPLICATE_KEY) => Failure::KeyRace(error),
-            _ => Failure::BeforeCommit(error),
-        })?;
-        tx.commit().await.map_err(Failure::AtCommit)?;
+        drop(results);
+        // Without its sequence row every id would have been out of range and failed above.
+        first_id = next_id.ok_or(Failure::BeforeCommit(sqlx::Error::RowNotFound))? - count;
     }
 
     let ids = assign_ids(&plans, first_id);
@@ -326,41 +367,4 @@ async fn known_keys(connection: &mut MySqlConnection, keyed: &[Option<(&str, u64
     query.push(")");
     let rows: Vec<(String, u64, u64)> = query.build_query_as().fetch_all(&mut *connection).await?;
     Ok(rows.into_iter().map(|(key, id, hash)| (key, (id, hash))).collect())
-}
-
-async fn insert_grades(connection: &mut MySqlConnection, batch: &[Pending], plans: &[Plan], ids: &[u64]) -> Result<(), sqlx::Error> {
-    // created_at is MySQL's clock, in UTC: one clock for every replica.
-    let mut query = QueryBuilder::<MySql>::new("INSERT INTO grades (id, carnet, nombre, curso, nota, semestre, year, route, created_at) ");
-    let rows = batch.iter().zip(plans).zip(ids).filter(|((_, plan), _)| matches!(plan, Plan::Insert));
-    query.push_values(rows, |mut row, ((pending, _), id)| {
-        let (grade, route) = (&pending.request.grade, pending.request.route);
-        row.push_bind(*id)
-            .push_bind(grade.carnet.get())
-            .push_bind(grade.nombre.as_str())
-            .push_bind(grade.curso.as_str())
-            .push_bind(grade.nota.get())
-            .push_bind(grade.semestre.as_str())
-            .push_bind(grade.year.get())
-            .push_bind(route.as_str())
-            .push("UTC_TIMESTAMP(3)");
-    });
-    query.build().execute(connection).await.map(|_| ())
-}
-
-async fn insert_keys(connection: &mut MySqlConnection, batch: &[Pending], plans: &[Plan], ids: &[u64]) -> Result<(), sqlx::Error> {
-    let keyed: Vec<(&IdempotencyKey, u64, &NewGrade)> = batch
-        .iter()
-        .zip(plans)
-        .zip(ids)
-        .filter(|((_, plan), _)| matches!(plan, Plan::Insert))
-        .filter_map(|((pending, _), id)| pending.request.idempotency_key.as_ref().map(|key| (key, *id, &pending.request.grade)))
-        .collect();
-    if keyed.is_empty() {
-        return Ok(());
-    }
-    let mut query = QueryBuilder::<MySql>::new("INSERT INTO idempotency_keys (idem_key, grade_id, request_hash, created_at) ");
-    query.push_values(keyed, |mut row, (key, id, grade)| {
-        row.push_bind(key.as_str()).push_bind(id).push_bind(grade.fingerprint()).push("UTC_TIMESTAMP(3)");
-    });
-    query.build().execute(connection).await.map(|_| ())
 }
