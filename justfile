@@ -44,6 +44,15 @@ post route="rest" carnet="201900123" curso="SO1" nota="90":
         -H 'content-type: application/json' \
         -d '{"carnet": {{ carnet }}, "nombre": "Alumno {{ carnet }}", "curso": "{{ curso }}", "nota": {{ nota }}, "semestre": "2S", "year": 2023}'
 
+# Rebuild the Redis live state from MySQL's summary tables now (the services also do it on their own within seconds).
+reconcile:
+    MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} cargo run -q --bin rest-api -- reconcile
+
+# Load N realistic grades (with their summaries and the live state) into MYSQL_URL: `just seed 1000000`. Refuses a non-empty database unless `--append`.
+seed count *args:
+    cargo build --release -q --bin grades-bench
+    MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} target/release/grades-bench seed {{ count }} {{ args }}
+
 # Apply migrations to MYSQL_URL and exit.
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate

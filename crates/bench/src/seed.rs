@@ -81,7 +81,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     let overall = Instant::now();
     mysql::create_database_if_missing(&args.mysql_url).await.map_err(|e| format!("cannot reach MySQL: {e}"))?;
     let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-    mysql::migrate(&pool).await.map_err(|e| format!("cannot migrate: {e}"))?;
+    mysql::migrate(&pool).await.map_err(|e| e.to_string())?;
     let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM grades").fetch_one(&pool).await.map_err(|e| e.to_string())?;
     if existing > 0 && !args.append {
         return Err(format!("the database already holds {existing} grades; pass --append to add {} more to them", args.count));

@@ -26,7 +26,8 @@ impl Carnet {
     }
 }
 
-/// Student name: 1..=100 characters after trimming.
+/// Student name: 1..=100 characters after trimming ASCII spaces and tabs from both ends, with no
+/// control character left (Unicode's NEL, U+0085, is a control character, not a space to trim).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct StudentName(String);
@@ -35,7 +36,7 @@ impl StudentName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
+        let trimmed = raw.trim_matches([' ', '\t']);
         let chars = trimmed.chars().count();
         if chars == 0 {
             return Err("must not be blank".into());
@@ -196,6 +197,10 @@ mod tests {
     #[test]
     fn name_is_trimmed_and_bounded() {
         assert_eq!(StudentName::parse("  Ana  ").unwrap().as_str(), "Ana");
+        assert_eq!(StudentName::parse("\tAna\t").unwrap().as_str(), "Ana");
+        // NEL is a control character, not whitespace to trim away silently.
+        assert!(StudentName::parse("Ana\u{85}").is_err());
+        assert!(StudentName::parse("\u{85}").is_err());
         assert!(StudentName::parse("   ").is_err());
         assert!(StudentName::parse(&"ñ".repeat(100)).is_ok());
         assert!(StudentName::parse(&"ñ".repeat(101)).is_err());

@@ -164,11 +164,15 @@ fn field<T>(
     }
 }
 
-/// An integer, or a string holding one (the original generators send `"nota": "80"`).
+/// An integer, or a string of just its digits (the original generators send `"nota": "80"`);
+/// a padded `" 90 "` or signed `"+90"` is refused, not guessed at.
 fn integer(value: &Value) -> Result<u64, String> {
     match value {
         Value::Number(n) => n.as_u64().ok_or_else(|| format!("must be a non-negative integer (got {n})")),
-        Value::String(s) => s.trim().parse::<u64>().map_err(|_| format!("must be a non-negative integer (got {s:?})")),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().map_err(|_| format!("must be a non-negative integer (got {s:?})"))
+        }
+        Value::String(s) => Err(format!("must be a non-negative integer, digits only (got {s:?})")),
         other => Err(format!("must be an integer (got {})", json_kind(other))),
     }
 }
@@ -244,6 +248,24 @@ mod tests {
         let errors = parse(json!({"nombre": 5, "nota": 80.5, "curso": null})).unwrap_err();
         let fields: Vec<_> = errors.fields().collect();
         assert_eq!(fields, ["carnet", "nombre", "curso", "nota", "semestre", "year"]);
+    }
+
+    #[test]
+    fn numeric_strings_are_digits_only() {
+        let grade = |nota: Value| parse(json!({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": nota, "semestre": "2S", "year": 2023}));
+        assert_eq!(grade(json!("90")).unwrap().nota.get(), 90);
+        for padded in [" 90 ", "90 ", "+90", "9 0", "", "0x5A"] {
+            let errors = grade(json!(padded)).unwrap_err();
+            assert_eq!(errors.fields().collect::<Vec<_>>(), ["nota"], "{padded:?}");
+        }
+    }
+
+    #[test]
+    fn typed_fields_follow_the_same_rules() {
+        let catalog = catalog();
+        assert!(NewGrade::from_parts(1, "Ana", "so1", 90, "2S", 2023, &catalog).is_ok());
+        let errors = NewGrade::from_parts(0, " ", "XX", 101, "3S", 1800, &catalog).unwrap_err();
+        assert_eq!(errors.fields().collect::<Vec<_>>(), ["carnet", "nombre", "curso", "nota", "semestre", "year"]);
     }
 
     #[test]

@@ -70,9 +70,25 @@ async fn store<S: GradeSink>(sink: &S, request: Request) -> Result<Response, Pro
     Ok((status, Json(json!({"id": accepted.id, "route": sink.route()}))).into_response())
 }
 
+/// JSON is UTF-8 (RFC 8259): `application/json` or `application/*+json`, with no charset or
+/// `charset=utf-8`; anything else is 415.
 fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let utf8 = parts.all(|parameter| match parameter.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let value = value.trim().trim_matches('"');
+            value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    if !utf8 {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("JSON must be UTF-8 (RFC 8259); send Content-Type: application/json (got {content_type:?})."),
+        ));
+    }
     if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
         Ok(())
     } else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
-use grades_kit::{health_router, HttpMetrics, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
+use grades_kit::{health_router, within_a_second, HttpArgs, HttpLimits, HttpMetrics, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
 use grades_live::latency::LatencyRecorder;
 use grades_live::LiveStore;
 use grades_proto::error_from_status;
@@ -53,6 +53,8 @@ pub struct Config {
     /// (point it at a headless Kubernetes Service so new grpc-server replicas get traffic).
     #[arg(long, env = "GRPC_BALANCE_DNS", default_value_t = false, action = clap::ArgAction::Set)]
     pub grpc_balance_dns: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 const GRADE_SERVICE: &str = "grades.v1.GradeIngestion";
@@ -97,7 +99,7 @@ impl GrpcSink {
 
     async fn check_server(&self) -> Result<(), String> {
         let mut request = tonic::Request::new(HealthCheckRequest { service: GRADE_SERVICE.to_owned() });
-        request.set_timeout(Duration::from_secs(2));
+        request.set_timeout(Duration::from_secs(1));
         let response = self.health.clone().check(request).await.map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
         match response.into_inner().status() {
             ServingStatus::Serving => Ok(()),
@@ -188,6 +190,7 @@ pub struct Application {
     router: axum::Router,
     live: LiveStore,
     latency: LatencyRecorder,
+    limits: HttpLimits,
 }
 
 impl Application {
@@ -205,7 +208,7 @@ impl Application {
             async move {
                 let mut report = ReadyReport::new();
                 report.require("grpc-server", probe.check_server().await);
-                report.optional("redis", redis.ping().await.map_err(|e| e.to_string()));
+                report.optional("redis", within_a_second(redis.ping()).await);
                 report
             }
             .boxed()
@@ -213,7 +216,7 @@ impl Application {
         let router = grades_router(sink, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        Ok(Self { listener, router, live, latency })
+        Ok(Self { listener, router, live, latency, limits: config.http.limits() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -221,10 +224,10 @@ impl Application {
     }
 
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, router, live, latency } = self;
+        let Self { listener, router, live, latency, limits } = self;
         tracing::info!(address = %listener.local_addr()?, "grpc-client listening");
         let flusher = tokio::spawn(latency.run_flusher(live, shutdown.wait()));
-        let served = grades_kit::serve_http(listener, router, shutdown.wait()).await;
+        let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
         let _ = flusher.await;
         tracing::info!("grpc-client stopped");
         served

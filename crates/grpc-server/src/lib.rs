@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 
 use grades_domain::{IdempotencyKey, IngestError, Route};
+use grades_ingest::runtime::MysqlProbe;
 use grades_ingest::{IngestService, StorageArgs, StorageRuntime};
-use grades_kit::{health_router, MetricsRegistry, Shutdown};
+use grades_kit::{health_router, HttpArgs, HttpLimits, MetricsRegistry, Shutdown};
 use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
 use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
     Migrate,
+    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`).
+    Reconcile,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -43,6 +46,8 @@ pub struct Config {
     pub bind_address: String,
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// The gRPC face of the ingestion service.
@@ -94,12 +99,43 @@ fn incoming_without_delay(listener: TcpListener) -> impl tokio_stream::Stream<It
     })
 }
 
+/// The gRPC health status follows MySQL: SERVING while it answers, NOT_SERVING while it does not,
+/// so grpc-client's readiness (which asks this service) turns 503 when every grade would.
+async fn follow_mysql(
+    reporter: tonic_health::server::HealthReporter,
+    mysql: MysqlProbe,
+    mut serving: bool,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = &mut shutdown => return,
+        }
+        serving = report_mysql(&reporter, mysql.answers().await, Some(serving)).await;
+    }
+}
+
+async fn report_mysql(reporter: &tonic_health::server::HealthReporter, up: bool, was: Option<bool>) -> bool {
+    if was != Some(up) {
+        if up {
+            reporter.set_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+        } else {
+            tracing::warn!("MySQL does not answer; reporting NOT_SERVING");
+            reporter.set_not_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+        }
+    }
+    up
+}
+
 pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     http_router: axum::Router,
     storage: StorageRuntime,
     service: IngestService,
+    limits: HttpLimits,
 }
 
 impl Application {
@@ -114,7 +150,7 @@ impl Application {
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
         let http_address = format!("{}:{}", config.bind_address, config.port);
         let http_listener = TcpListener::bind(&http_address).await.map_err(|e| format!("cannot listen on {http_address}: {e}"))?;
-        Ok(Self { grpc_listener, http_listener, http_router, storage, service })
+        Ok(Self { grpc_listener, http_listener, http_router, storage, service, limits: config.http.limits() })
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -127,16 +163,25 @@ impl Application {
 
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { grpc_listener, http_listener, http_router, storage, service } = self;
+        let Self { grpc_listener, http_listener, http_router, storage, service, limits } = self;
         tracing::info!(grpc = %grpc_listener.local_addr()?, http = %http_listener.local_addr()?, "grpc-server listening");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter.set_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+        // The first status is set before serving, so no caller ever sees the service unknown.
+        let mysql = storage.mysql_probe();
+        let serving = report_mysql(&health_reporter, mysql.answers().await, None).await;
+        let health = tokio::spawn(follow_mysql(health_reporter, mysql, serving, shutdown.wait()));
+        // Keepalive pings find dead clients; a call has the same deadline as an HTTP request.
         let grpc = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(limits.header_read_timeout))
+            .http2_keepalive_timeout(Some(limits.header_read_timeout))
+            .max_concurrent_streams(Some(1024))
+            .timeout(limits.header_read_timeout + limits.body_timeout)
             .add_service(health_service)
             .add_service(GradeIngestionServer::new(GrpcIngestion { service }))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
-        let http = grades_kit::serve_http(http_listener, http_router, shutdown.wait());
+        let http = grades_kit::serve_http(http_listener, http_router, limits, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);
+        let _ = health.await;
         storage.stop().await;
         tracing::info!("grpc-server stopped");
         grpc.map_err(std::io::Error::other)?;

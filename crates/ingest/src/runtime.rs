@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
-use grades_kit::{ReadinessCheck, ReadyReport, Shutdown};
+use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown};
 use grades_live::LiveStore;
 use grades_storage::live_sync::LiveSync;
 use grades_storage::mysql::{self, PoolConfig};
@@ -48,6 +48,11 @@ impl StorageRuntime {
         Ok(Self { pool, live, writer, writer_task, projector_stop, projector_task })
     }
 
+    /// Whether MySQL answers (within a second).
+    pub fn mysql_probe(&self) -> MysqlProbe {
+        MysqlProbe { pool: self.pool.clone() }
+    }
+
     /// Ready when MySQL answers; Redis is reported but optional (grades are accepted without it).
     pub fn readiness(&self) -> ReadinessCheck {
         let (pool, live) = (self.pool.clone(), self.live.clone());
@@ -55,8 +60,9 @@ impl StorageRuntime {
             let (pool, live) = (pool.clone(), live.clone());
             async move {
                 let mut report = ReadyReport::new();
-                report.require("mysql", mysql::ping(&pool).await.map_err(|e| e.to_string()));
-                report.optional("redis", live.ping().await.map_err(|e| e.to_string()));
+                let (mysql, redis) = tokio::join!(within_a_second(mysql::ping(&pool)), within_a_second(live.ping()));
+                report.require("mysql", mysql);
+                report.optional("redis", redis);
                 report
             }
             .boxed()
@@ -74,6 +80,28 @@ impl StorageRuntime {
     }
 }
 
+/// Asks MySQL whether it answers.
+#[derive(Clone)]
+pub struct MysqlProbe {
+    pool: MySqlPool,
+}
+
+impl MysqlProbe {
+    pub async fn answers(&self) -> bool {
+        within_a_second(mysql::ping(&self.pool)).await.is_ok()
+    }
+}
+
+/// Rebuilds the Redis live state from the summary tables now (the `reconcile` subcommand,
+/// `just reconcile`); the running projector also does it on its own within seconds of a loss.
+pub async fn reconcile_only(args: &StorageArgs) -> Result<(), String> {
+    let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
+    let live = LiveStore::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+    let synced = grades_storage::live_sync::rebuild_now(&pool, &live).await?;
+    tracing::info!(synced_id = synced, "redis live state rebuilt from the summary tables");
+    Ok(())
+}
+
 /// Applies pending migrations and returns (the `migrate` subcommand).
 pub async fn migrate_only(args: &StorageArgs) -> Result<(), String> {
     let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
@@ -81,10 +109,15 @@ pub async fn migrate_only(args: &StorageArgs) -> Result<(), String> {
 }
 
 async fn migrate(args: &StorageArgs, pool: &MySqlPool) -> Result<(), String> {
-    mysql::create_database_if_missing(&args.mysql_url)
-        .await
-        .map_err(|e| format!("could not reach MySQL at {} ({e}); is it running? (see README: Quick start)", redact(&args.mysql_url)))?;
-    mysql::migrate(pool).await.map_err(|e| format!("could not apply migrations to {}: {e}", redact(&args.mysql_url)))?;
+    let url = redact(&args.mysql_url);
+    mysql::create_database_if_missing(&args.mysql_url).await.map_err(|e| {
+        if mysql::is_unavailable(&e) {
+            format!("could not reach MySQL at {url} ({e}); is it running? (see README: Quick start)")
+        } else {
+            format!("could not create the database of {url}: {e}")
+        }
+    })?;
+    mysql::migrate(pool).await.map_err(|e| format!("could not apply migrations to {url}: {e}"))?;
     tracing::info!("migrations applied");
     Ok(())
 }

@@ -34,6 +34,15 @@ impl ReadyReport {
     }
 }
 
+/// A dependency check that answers within a second whatever the dependency does, so `/readyz`
+/// (and everything that asks it) never hangs on a server that stopped answering.
+pub async fn within_a_second<E: std::fmt::Display>(check: impl std::future::Future<Output = Result<(), E>>) -> Result<(), String> {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), check).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("no answer within 1 s".to_owned()),
+    }
+}
+
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, ReadyReport> + Send + Sync>;
 
 #[derive(Clone)]

@@ -9,10 +9,10 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use cache::Refreshed;
-pub use health::{health_router, ReadinessCheck, ReadyReport};
+pub use health::{health_router, within_a_second, ReadinessCheck, ReadyReport};
 pub use metrics::{HttpMetrics, MetricsRegistry};
 pub use problem::Problem;
-pub use serve::serve_http;
+pub use serve::{serve_http, HttpArgs, HttpLimits};
 pub use shutdown::{shutdown_signal, Shutdown};
 
 /// Turns a service's result into its exit status, printing a failure as one line on stderr.
@@ -20,7 +20,9 @@ pub fn exit_code(service: &str, result: Result<(), String>) -> std::process::Exi
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{service}: {error}");
+            // Not eprintln!: it panics when stderr is a broken pipe.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{service}: {error}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -1,23 +1,127 @@
-use axum::serve::ListenerExt;
-use axum::Router;
-use tokio::net::TcpListener;
+//! The HTTP server every service runs: axum's router on hyper, with the limits a public server
+//! needs and a shutdown with a deadline.
 
-/// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Limits of one HTTP server, from the service's flags (see [`HttpArgs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// A client must send a request's whole header within this; an idle keep-alive connection is
+    /// closed after it too. Slow or stuck clients cannot hold a connection (or a shutdown) open.
+    pub header_read_timeout: Duration,
+    /// A request's body must arrive within this.
+    pub body_timeout: Duration,
+    /// Connections open at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests get to finish before their connections are cut.
+    pub drain_deadline: Duration,
+}
+
+/// The HTTP limits as flags and environment variables, shared by every service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Seconds a client has to send a request header (and an idle keep-alive connection stays open).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub http_header_timeout_seconds: u64,
+    /// Seconds a client has to send a request body.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub http_body_timeout_seconds: u64,
+    /// Most HTTP connections open at once.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub http_max_connections: usize,
+    /// Seconds in-flight work gets to finish on SIGTERM or Ctrl-C before the process exits anyway
+    /// (under Kubernetes' 30 s grace period).
+    #[arg(long, env = "DRAIN_DEADLINE_SECONDS", default_value_t = 10)]
+    pub drain_deadline_seconds: u64,
+}
+
+impl HttpArgs {
+    pub fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(self.http_header_timeout_seconds.max(1)),
+            body_timeout: Duration::from_secs(self.http_body_timeout_seconds.max(1)),
+            max_connections: self.http_max_connections.max(1),
+            drain_deadline: Duration::from_secs(self.drain_deadline_seconds),
+        }
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            drain_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish and
+/// closes idle connections; whatever is still open after the drain deadline is cut.
 pub async fn serve_http(
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router.layer(
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_timeout)).layer(
         tower_http::trace::TraceLayer::new_for_http()
             .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
     );
-    // Small responses go out at once instead of waiting on the client's delayed ACK (Nagle).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout)
+        .max_concurrent_streams(256);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(limit = limits.max_connections, "connection limit reached; closing a new connection");
+            continue;
+        };
+        // Small responses go out at once instead of waiting on the client's delayed ACK (Nagle).
+        let _ = stream.set_nodelay(true);
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(limits.drain_deadline) => {
+            tracing::warn!(deadline_seconds = limits.drain_deadline.as_secs(), "connections still open at the drain deadline; closing them");
         }
-    });
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    }
+    Ok(())
 }

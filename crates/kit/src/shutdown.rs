@@ -51,6 +51,19 @@ impl Shutdown {
         self
     }
 
+    /// Once shutdown starts, the process has `deadline` (and a second more) to stop on its own;
+    /// then it exits anyway, so nothing stuck can keep it past Kubernetes' grace period.
+    pub fn exit_after(self, deadline: std::time::Duration) -> Self {
+        let started = self.wait();
+        tokio::spawn(async move {
+            started.await;
+            tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
+            tracing::error!(deadline_seconds = deadline.as_secs(), "still stopping after the drain deadline; exiting now");
+            std::process::exit(0);
+        });
+        self
+    }
+
     pub fn trigger(&self) {
         let _ = self.trigger.send(true);
     }

@@ -41,7 +41,9 @@ pub fn error_from_status(status: &Status) -> IngestError {
             IngestError::Validation(errors)
         }
         Code::AlreadyExists => IngestError::IdempotencyConflict(status.message().to_owned()),
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled => {
+        // grpc-server never answers Unknown itself: it is how a failed connection to it surfaces
+        // (reset, refused, killed mid-call). Like the others here, retry later: 503.
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled | Code::Unknown => {
             IngestError::Unavailable(format!("grpc-server: {}", status.message()))
         }
         _ => IngestError::Internal(format!("grpc-server answered {:?}: {}", status.code(), status.message())),

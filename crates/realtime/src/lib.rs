@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use futures::FutureExt;
-use grades_kit::{health_router, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
+use grades_kit::{health_router, within_a_second, HttpArgs, HttpLimits, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
 use grades_live::LiveStore;
 use grades_storage::mysql::{self, PoolConfig};
 use socketioxide::SocketIo;
@@ -55,6 +55,8 @@ pub struct Config {
     /// Most connections in the MySQL pool.
     #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
     pub mysql_max_connections: u32,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// What handlers, Socket.IO and the background tasks share.
@@ -72,6 +74,7 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     io: SocketIo,
+    limits: HttpLimits,
 }
 
 impl Application {
@@ -94,7 +97,7 @@ impl Application {
 
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        Ok(Self { listener, router, state, io })
+        Ok(Self { listener, router, state, io, limits: config.http.limits() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -104,7 +107,7 @@ impl Application {
     /// Serves until `shutdown`: then disconnects Socket.IO clients, stops accepting, finishes
     /// in-flight requests and ends the background tasks.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, router, state, io } = self;
+        let Self { listener, router, state, io, limits } = self;
         tracing::info!(address = %listener.local_addr()?, "realtime listening");
         let tasks = [
             tokio::spawn(live::run_subscriber(state.clone(), io.clone(), shutdown.wait())),
@@ -119,7 +122,7 @@ impl Application {
                 io.close().await;
             }
         });
-        let served = grades_kit::serve_http(listener, router, shutdown.wait()).await;
+        let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
         shutdown.trigger();
         for task in tasks {
             let _ = task.await;
@@ -137,9 +140,9 @@ fn readiness(state: &AppState) -> ReadinessCheck {
         let state = state.clone();
         async move {
             let mut report = ReadyReport::new();
-            let (mysql, redis) = tokio::join!(mysql::ping(&state.pool), state.live.ping());
-            report.require("mysql", mysql.map_err(|e| e.to_string()));
-            report.require("redis", redis.map_err(|e| e.to_string()));
+            let (mysql, redis) = tokio::join!(within_a_second(mysql::ping(&state.pool)), within_a_second(state.live.ping()));
+            report.require("mysql", mysql);
+            report.require("redis", redis);
             let events = if state.hub.subscribed() { Ok(()) } else { Err("not subscribed to the events channel".to_owned()) };
             report.optional("redis_events", events);
             report

@@ -145,6 +145,7 @@ impl Env {
             redis_url: redis_proxy.rewrite(redis.url()),
             redis_prefix: redis.prefix().to_owned(),
             mysql_max_connections: 3,
+            http: config(&[]),
         })
         .await
         .expect("build realtime");
@@ -1001,6 +1002,7 @@ async fn database_not_migrated_yet_is_503_not_500() {
         redis_url: redis.url().to_owned(),
         redis_prefix: redis.prefix().to_owned(),
         mysql_max_connections: 2,
+        http: config(&[]),
     })
     .await
     .expect("build realtime");

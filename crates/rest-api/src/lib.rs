@@ -6,7 +6,7 @@ use std::sync::Arc;
 use grades_domain::Route;
 use grades_front::grades_router;
 use grades_ingest::{IngestService, StorageArgs, StorageRuntime};
-use grades_kit::{health_router, HttpMetrics, MetricsRegistry, Shutdown};
+use grades_kit::{health_router, HttpArgs, HttpLimits, HttpMetrics, MetricsRegistry, Shutdown};
 use grades_live::latency::LatencyRecorder;
 use grades_storage::StorageMetrics;
 use tokio::net::TcpListener;
@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
     Migrate,
+    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`).
+    Reconcile,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub bind_address: String,
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 pub struct Application {
@@ -43,6 +47,7 @@ pub struct Application {
     router: axum::Router,
     storage: StorageRuntime,
     latency: LatencyRecorder,
+    limits: HttpLimits,
 }
 
 impl Application {
@@ -59,7 +64,7 @@ impl Application {
         let router = grades_router(service, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        Ok(Self { listener, router, storage, latency })
+        Ok(Self { listener, router, storage, latency, limits: config.http.limits() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -68,10 +73,10 @@ impl Application {
 
     /// Serves until `shutdown`, then finishes in-flight requests, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, router, storage, latency } = self;
+        let Self { listener, router, storage, latency, limits } = self;
         tracing::info!(address = %listener.local_addr()?, "rest-api listening");
         let flusher = tokio::spawn(latency.run_flusher(storage.live.clone(), shutdown.wait()));
-        let served = grades_kit::serve_http(listener, router, shutdown.wait()).await;
+        let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
         storage.stop().await;
         let _ = flusher.await;
         tracing::info!("rest-api stopped");

@@ -90,6 +90,11 @@ impl BothRoutes {
     }
 }
 
+/// The HTTP limits a service gets without flags.
+pub fn http_defaults() -> grades_kit::HttpArgs {
+    grades_testkit::flags(&[])
+}
+
 fn storage_args(mysql_url: &str, redis_url: &str, prefix: &str) -> StorageArgs {
     grades_testkit::flags(&["--mysql-url", mysql_url, "--redis-url", redis_url, "--redis-prefix", prefix, "--mysql-max-connections", "5"])
 }
@@ -103,14 +108,20 @@ struct Started {
 async fn start_route(route: Route, storage: StorageArgs, shutdown: &Shutdown, tasks: &mut Vec<JoinHandle<std::io::Result<()>>>) -> Started {
     match route {
         Route::Rest => {
-            let config = rest_api::Config { port: 0, bind_address: "127.0.0.1".into(), storage };
+            let config = rest_api::Config { port: 0, bind_address: "127.0.0.1".into(), storage, http: http_defaults() };
             let app = rest_api::Application::build(config).await.expect("build rest-api");
             let base_url = format!("http://{}", app.local_addr());
             tasks.push(tokio::spawn(app.run(shutdown.clone())));
             Started { base_url, grpc_url: None, grpc_admin_url: None }
         }
         Route::Grpc => {
-            let config = grpc_server::Config { grpc_port: 0, port: 0, bind_address: "127.0.0.1".into(), storage: storage.clone() };
+            let config = grpc_server::Config {
+                grpc_port: 0,
+                port: 0,
+                bind_address: "127.0.0.1".into(),
+                storage: storage.clone(),
+                http: http_defaults(),
+            };
             let server = grpc_server::Application::build(config).await.expect("build grpc-server");
             let grpc_url = format!("http://{}", server.grpc_addr());
             let admin_url = format!("http://{}", server.http_addr());
@@ -124,6 +135,7 @@ async fn start_route(route: Route, storage: StorageArgs, shutdown: &Shutdown, ta
                 grpc_timeout_ms: 10_000,
                 // Through the re-resolving balancer, as behind a headless Service.
                 grpc_balance_dns: true,
+                http: http_defaults(),
             };
             let client = grpc_client::Application::build(config).await.expect("build grpc-client");
             let base_url = format!("http://{}", client.local_addr());

@@ -142,6 +142,13 @@ async fn malformed_requests_get_problem_details() {
         assert_problem(&response, 415);
         let response = app.post_raw(Some("application/json; charset=utf-8"), grade(1, "SO1", 80).to_string(), None).await;
         assert_eq!(response.status().as_u16(), 201, "charset parameter is fine");
+        // JSON is UTF-8 (RFC 8259): another charset is refused, not decoded as UTF-8 anyway.
+        let response = app.post_raw(Some("application/json; charset=latin1"), grade(2, "SO1", 80).to_string(), None).await;
+        assert_problem(&response, 415);
+        let mut padded = grade(3, "SO1", 80);
+        padded["nota"] = json!(" 90 ");
+        let response = app.post_raw(Some("application/json"), padded.to_string(), None).await;
+        assert_problem(&response, 422);
 
         let mut big = grade(1, "SO1", 80);
         big["padding"] = json!("x".repeat(17 * 1024));
@@ -391,6 +398,7 @@ async fn grpc_route_answers_503_when_grpc_server_is_gone() {
         redis_prefix: rest.redis.prefix().to_owned(),
         grpc_timeout_ms: 2_000,
         grpc_balance_dns: false,
+        http: route_tests::http_defaults(),
     };
     let client = grpc_client::Application::build(config).await.unwrap();
     let url = format!("http://{}", client.local_addr());

@@ -17,19 +17,14 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(3) }
+        // A request waits at most a second for a connection: with MySQL down it gets its 503 fast.
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(1) }
     }
 }
-
-/// Prepared statements kept per connection: one per multi-row INSERT shape the writer uses
-/// (grades and idempotency keys, 1..=512 rows each), plus the fixed queries.
-const STATEMENT_CACHE: usize = 1100;
 
 /// Builds a pool without connecting: services start (and report not-ready) while MySQL is down.
 pub fn lazy_pool(url: &str, config: &PoolConfig) -> Result<MySqlPool, sqlx::Error> {
     let options = MySqlConnectOptions::from_str(url)?
-        // Every batch size the writer sends is its own prepared statement; keep them all.
-        .statement_cache_capacity(STATEMENT_CACHE)
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     Ok(MySqlPoolOptions::new()
@@ -40,17 +35,78 @@ pub fn lazy_pool(url: &str, config: &PoolConfig) -> Result<MySqlPool, sqlx::Erro
 }
 
 /// Creates the database named in the URL when it does not exist yet (first run, `just dev`).
+/// Several processes may start at once: one that finds it just created by another is fine.
 pub async fn create_database_if_missing(url: &str) -> Result<(), sqlx::Error> {
     use sqlx::migrate::MigrateDatabase;
-    if !sqlx::MySql::database_exists(url).await? {
-        sqlx::MySql::create_database(url).await?;
-        tracing::info!("created the database");
+    if sqlx::MySql::database_exists(url).await? {
+        return Ok(());
     }
-    Ok(())
+    match sqlx::MySql::create_database(url).await {
+        Ok(()) => {
+            tracing::info!("created the database");
+            Ok(())
+        }
+        // ER_DB_CREATE_EXISTS: another process created it in between.
+        Err(sqlx::Error::Database(db)) if mysql_code(db.as_ref()) == Some(1007) => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
-pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// Seconds a process waits for another one's migrations to finish.
+const MIGRATION_LOCK_WAIT_SECONDS: u64 = 120;
+
+/// Why migrations could not be applied, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("MySQL cannot be reached ({0}); is it running? (see README: Quick start)")]
+    Unreachable(sqlx::Error),
+    #[error(
+        "another process has held this database's migration lock for {MIGRATION_LOCK_WAIT_SECONDS} s; if none is migrating, \
+         end the MySQL session that holds it (SHOW PROCESSLIST, then KILL <id>)"
+    )]
+    LockTimeout,
+    #[error(
+        "migration {version} was interrupted and is partially applied (MySQL cannot roll back schema changes). Compare the \
+         schema with migrations/{version}_*.sql, finish or undo it by hand, then let it run again with: \
+         DELETE FROM _sqlx_migrations WHERE version = {version} AND success = 0;"
+    )]
+    Interrupted { version: i64 },
+    #[error("{0}")]
+    Failed(sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for MigrationError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            Self::Unreachable(error)
+        } else {
+            Self::Failed(error.into())
+        }
+    }
+}
+
+/// Applies pending migrations, one process at a time, whatever number start together: a MySQL
+/// session lock is held around the whole run. (sqlx's own lock asks for an endless wait with a
+/// timeout of -1, which MariaDB answers with NULL at once, so concurrent starts raced and one
+/// died on a duplicate key or a half-applied migration.)
+pub async fn migrate(pool: &MySqlPool) -> Result<(), MigrationError> {
+    let mut connection = pool.acquire().await?.detach();
+    let (locked,): (Option<i64>,) = sqlx::query_as("SELECT GET_LOCK(LEFT(CONCAT('grades.migrate.', DATABASE()), 64), ?)")
+        .bind(MIGRATION_LOCK_WAIT_SECONDS)
+        .fetch_one(&mut connection)
+        .await?;
+    if locked != Some(1) {
+        let _ = sqlx::Connection::close(connection).await;
+        return Err(MigrationError::LockTimeout);
+    }
+    let result = MIGRATOR.run_direct(&mut connection).await;
+    // Ending the session releases the lock.
+    let _ = sqlx::Connection::close(connection).await;
+    result.map_err(|error| match error {
+        sqlx::migrate::MigrateError::Dirty(version) => MigrationError::Interrupted { version },
+        sqlx::migrate::MigrateError::Execute(error) if is_unavailable(&error) => MigrationError::Unreachable(error),
+        other => MigrationError::Failed(other),
+    })
 }
 
 pub async fn ping(pool: &MySqlPool) -> Result<(), sqlx::Error> {
