@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs the grades services natively with interleaved, labelled logs. Ctrl-C stops them all.
+# Runs the grades services natively with interleaved, labelled logs. Ctrl-C stops them all within
+# 5 s (each drains its in-flight work first); a second Ctrl-C kills them at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
 
 MYSQL_URL=${MYSQL_URL:-mysql://root@127.0.0.1:3306/grades}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export MYSQL_URL REDIS_URL RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=${LOG_FORMAT:-pretty}
+# `just dev` promises a stop within 5 s; each service gets 4 to drain.
+export DRAIN_DEADLINE_SECONDS=${DRAIN_DEADLINE_SECONDS:-4}
 
 host_port() { # host:port of a URL like mysql://user:pw@host:port/db
     local rest=${1#*://}; rest=${rest##*@}; rest=${rest%%/*}
@@ -28,35 +32,30 @@ fi
 cargo build --bins
 bin=target/debug
 
-pids=()
+stopping=false
 stop() {
-    trap - INT TERM EXIT
-    echo "stopping..."
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
+    if [[ $stopping == true ]]; then
+        echo "killing..."
+        services_kill
+        exit 130
+    fi
+    stopping=true
+    echo "stopping... (Ctrl-C again to kill)"
+    services_stop 5
+    exit 0
 }
-trap stop INT TERM EXIT
-
-# Prefixes every line with a coloured service name so the logs stay readable when interleaved.
-# The process substitution keeps $! the service's own pid, so stop() signals the service itself.
-run() {
-    local name=$1 colour=$2 label; shift 2
-    label=$(printf '\033[%sm%-12s\033[0m' "$colour" "$name")
-    "$@" > >(sed -u "s/^/$label| /") 2>&1 &
-    pids+=($!)
-}
+trap stop INT TERM
+trap 'services_stop 5' EXIT
 
 # rest-api migrates first (creating the database if needed); the others wait for it.
 "$bin/rest-api" migrate
-run grpc-server "35" env MIGRATE=false "$bin/grpc-server"
-run rest-api "32" env MIGRATE=false "$bin/rest-api"
-run grpc-client "36" "$bin/grpc-client"
-if [ -x "$bin/realtime" ]; then
-    run realtime "33" "$bin/realtime"
-fi
+service_start_labelled grpc-server "35" env MIGRATE=false "$bin/grpc-server"
+service_start_labelled rest-api "32" env MIGRATE=false "$bin/rest-api"
+service_start_labelled grpc-client "36" "$bin/grpc-client"
+service_start_labelled realtime "33" "$bin/realtime"
 if [ -f frontend/package.json ]; then
     (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
-    run dashboard "34" bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
+    service_start_labelled dashboard "34" bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
 fi
 
 sleep 2
@@ -70,4 +69,7 @@ cat <<INFO
   Try: just post rest   /   just post grpc        Ctrl-C stops everything.
 
 INFO
-wait
+# `wait -n` returns when a service exits or a trapped signal arrives (Ctrl-C is handled at once).
+wait -n "${SERVICE_PIDS[@]}" || true
+echo "a service exited; stopping the others" >&2
+exit 1

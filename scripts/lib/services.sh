@@ -1,6 +1,8 @@
 # Starting and stopping the grades services from a script (sourced by scripts/*.sh).
 #
 #   service_start NAME LOGFILE COMMAND...   start in the background, logging to LOGFILE
+#   service_start_labelled NAME COLOUR COMMAND...  start in the background, each log line prefixed
+#                                           with a coloured NAME on this terminal
 #   service_wait_ready URL [SECONDS]        until URL answers 2xx (default 60 s)
 #   services_stop [SECONDS]                 SIGTERM to every started service, SIGKILL after SECONDS (default 10)
 #
@@ -15,6 +17,22 @@ service_start() {
     "$@" >"$log" 2>&1 &
     SERVICE_PIDS+=($!)
     SERVICE_NAMES+=("$name")
+}
+
+service_start_labelled() {
+    local name=$1 colour=$2 label
+    shift 2
+    label=$(printf '\033[%sm%-12s\033[0m' "$colour" "$name")
+    # The process substitution keeps $! the service's own pid; the services log through a
+    # background writer that ignores a dead reader, so a labeller dying never stops a service.
+    "$@" > >(sed -u "s/^/$label| /") 2>&1 &
+    SERVICE_PIDS+=($!)
+    SERVICE_NAMES+=("$name")
+}
+
+services_kill() {
+    local pid
+    for pid in "${SERVICE_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 
 service_wait_ready() {

@@ -185,6 +185,13 @@ impl GradeSink for GrpcSink {
     }
 }
 
+/// The `grpc-client` process.
+pub async fn main(cli: Cli) -> std::process::ExitCode {
+    let deadline = cli.config.http.limits().drain_deadline;
+    let serve = |shutdown| async move { Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()) };
+    grades_kit::service_main("grpc-client", deadline, serve).await
+}
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,

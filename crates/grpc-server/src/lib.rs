@@ -50,6 +50,19 @@ pub struct Config {
     pub http: HttpArgs,
 }
 
+/// The `grpc-server` process: serve, or run one of its subcommands.
+pub async fn main(cli: Cli) -> std::process::ExitCode {
+    let deadline = cli.config.http.limits().drain_deadline;
+    grades_kit::service_main("grpc-server", deadline, |shutdown| async move {
+        match cli.command {
+            Some(Command::Migrate) => grades_ingest::runtime::migrate_only(&cli.config.storage).await,
+            Some(Command::Reconcile) => grades_ingest::runtime::reconcile_only(&cli.config.storage).await,
+            None => Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()),
+        }
+    })
+    .await
+}
+
 /// The gRPC face of the ingestion service.
 pub struct GrpcIngestion {
     service: IngestService,

@@ -1,22 +1,4 @@
-// mimalloc: the request path allocates a little per grade; the system allocator showed ~8% of CPU in profiles.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::Parser;
-use grpc_server::{Application, Cli, Command};
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let drain_deadline = cli.config.http.limits().drain_deadline;
-    let _logs = grades_kit::telemetry::init("grpc-server");
-    let result = match cli.command {
-        Some(Command::Migrate) => grades_ingest::runtime::migrate_only(&cli.config.storage).await,
-        Some(Command::Reconcile) => grades_ingest::runtime::reconcile_only(&cli.config.storage).await,
-        None => match Application::build(cli.config).await {
-            Ok(app) => app.run(grades_kit::Shutdown::new().on_signal().exit_after(drain_deadline)).await.map_err(|e| e.to_string()),
-            Err(error) => Err(error),
-        },
-    };
-    grades_kit::exit_code("grpc-server", result)
+    grpc_server::main(clap::Parser::parse()).await
 }

@@ -15,6 +15,23 @@ pub use problem::Problem;
 pub use serve::{serve_http, HttpArgs, HttpLimits};
 pub use shutdown::{shutdown_signal, Shutdown};
 
+// Every service process links this crate: its allocator is theirs. The request path allocates a
+// little per grade, and the system allocator showed ~8% of the services' CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The life of a service process: structured logs, then `serve` until SIGTERM or Ctrl-C (after
+/// which the process has `drain_deadline` to stop), then the exit status.
+pub async fn service_main<F, Fut>(service: &'static str, drain_deadline: std::time::Duration, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let _logs = telemetry::init(service);
+    let shutdown = Shutdown::new().on_signal().exit_after(drain_deadline);
+    exit_code(service, serve(shutdown).await)
+}
+
 /// Turns a service's result into its exit status, printing a failure as one line on stderr.
 pub fn exit_code(service: &str, result: Result<(), String>) -> std::process::ExitCode {
     match result {

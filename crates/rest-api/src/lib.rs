@@ -42,6 +42,19 @@ pub struct Config {
     pub http: HttpArgs,
 }
 
+/// The `rest-api` process: serve, or run one of its subcommands.
+pub async fn main(cli: Cli) -> std::process::ExitCode {
+    let deadline = cli.config.http.limits().drain_deadline;
+    grades_kit::service_main("rest-api", deadline, |shutdown| async move {
+        match cli.command {
+            Some(Command::Migrate) => grades_ingest::runtime::migrate_only(&cli.config.storage).await,
+            Some(Command::Reconcile) => grades_ingest::runtime::reconcile_only(&cli.config.storage).await,
+            None => Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()),
+        }
+    })
+    .await
+}
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
