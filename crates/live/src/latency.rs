@@ -42,6 +42,18 @@ impl Histogram {
         self.sum_us += other.sum_us;
     }
 
+    /// A 95 % confidence interval of the median: the latencies at ranks n/2 ± 1.96·√n/2 (the
+    /// normal approximation of the binomial order statistics), read from the buckets. Two routes
+    /// whose intervals do not overlap have different medians at that confidence.
+    pub fn median_interval_ms(&self) -> Option<(f64, f64)> {
+        let n = self.buckets.iter().sum::<u64>();
+        if n < 2 {
+            return None;
+        }
+        let half_width = 0.98 / (n as f64).sqrt();
+        Some((self.quantile_ms(0.5 - half_width)?, self.quantile_ms(0.5 + half_width)?))
+    }
+
     /// Quantile in milliseconds, interpolated linearly inside the bucket that holds it.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         let total: u64 = self.buckets.iter().sum();
@@ -127,6 +139,8 @@ pub struct RouteWindow {
     pub requests: u64,
     pub throughput_per_sec: f64,
     pub p50_ms: Option<f64>,
+    /// A 95 % confidence interval of the median (`None` with fewer than 2 requests).
+    pub p50_interval_ms: Option<(f64, f64)>,
     pub p99_ms: Option<f64>,
     pub mean_ms: Option<f64>,
 }
@@ -160,6 +174,7 @@ pub async fn read_window(live: &LiveStore, route: Route, window_seconds: u64) ->
         requests: total.count,
         throughput_per_sec: total.count as f64 / window_seconds as f64,
         p50_ms: total.quantile_ms(0.50),
+        p50_interval_ms: total.median_interval_ms(),
         p99_ms: total.quantile_ms(0.99),
         mean_ms: (total.count > 0).then(|| total.sum_us as f64 / total.count as f64 / 1000.0),
     })
@@ -188,6 +203,23 @@ mod tests {
         let p100 = h.quantile_ms(1.0).unwrap();
         assert!((300.0..=500.0).contains(&p100), "max {p100}");
         assert_eq!(h.count, 100);
+    }
+
+    #[test]
+    fn the_median_interval_narrows_with_more_samples() {
+        let mut few = Histogram::default();
+        let mut many = Histogram::default();
+        for i in 0..20 {
+            few.record(Duration::from_micros(1000 + i * 200));
+        }
+        for i in 0..2000 {
+            many.record(Duration::from_micros(1000 + (i % 20) * 200));
+        }
+        let (low, high) = few.median_interval_ms().unwrap();
+        let (many_low, many_high) = many.median_interval_ms().unwrap();
+        assert!(low <= many_low && many_high <= high, "{low}-{high} vs {many_low}-{many_high}");
+        assert!(many_low <= many.quantile_ms(0.5).unwrap() && many.quantile_ms(0.5).unwrap() <= many_high);
+        assert_eq!(Histogram::default().median_interval_ms(), None);
     }
 
     #[test]

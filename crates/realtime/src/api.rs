@@ -123,6 +123,9 @@ pub struct RouteStat {
     pub requests: u64,
     pub throughput_per_sec: f64,
     pub p50_ms: Option<f64>,
+    /// 95 % confidence interval of p50, `[low, high]`: the dashboard states a difference between
+    /// the routes only when these do not overlap.
+    pub p50_interval_ms: Option<[f64; 2]>,
     pub p99_ms: Option<f64>,
 }
 
@@ -146,6 +149,7 @@ pub async fn route_stats(state: &AppState) -> Result<RouteStats, ApiError> {
             requests: window.requests,
             throughput_per_sec: round3(window.throughput_per_sec),
             p50_ms: window.p50_ms.map(round3),
+            p50_interval_ms: window.p50_interval_ms.map(|(low, high)| [round3(low), round3(high)]),
             p99_ms: window.p99_ms.map(round3),
         })
         .collect();

@@ -642,8 +642,10 @@ async fn routes_report_stored_grades_and_the_last_minute() {
         let p50 = route["p50_ms"].as_f64().unwrap_or_else(|| panic!("p50 of {name}: {route}"));
         let p99 = route["p99_ms"].as_f64().unwrap_or_else(|| panic!("p99 of {name}: {route}"));
         assert!(p50 > 0.0 && p50 <= p99, "{route}");
+        let interval: Vec<f64> = route["p50_interval_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(interval[0] <= p50 && p50 <= interval[1], "the median lies in its interval: {route}");
         let keys: HashSet<&str> = route.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, HashSet::from(["route", "stored", "requests", "throughput_per_sec", "p50_ms", "p99_ms"]));
+        assert_eq!(keys, HashSet::from(["route", "stored", "requests", "throughput_per_sec", "p50_ms", "p50_interval_ms", "p99_ms"]));
     }
     env.stop().await;
 }
@@ -655,8 +657,8 @@ async fn routes_without_traffic_have_no_percentiles() {
     assert_eq!(
         stats,
         json!({"window_seconds": 60, "routes": [
-            {"route": "grpc", "stored": 0, "requests": 0, "throughput_per_sec": 0.0, "p50_ms": null, "p99_ms": null},
-            {"route": "rest", "stored": 0, "requests": 0, "throughput_per_sec": 0.0, "p50_ms": null, "p99_ms": null},
+            {"route": "grpc", "stored": 0, "requests": 0, "throughput_per_sec": 0.0, "p50_ms": null, "p50_interval_ms": null, "p99_ms": null},
+            {"route": "rest", "stored": 0, "requests": 0, "throughput_per_sec": 0.0, "p50_ms": null, "p50_interval_ms": null, "p99_ms": null},
         ]})
     );
     assert_eq!(env.json("/api/live").await, json!({"total": 0, "route_count": {"grpc": 0, "rest": 0}}));

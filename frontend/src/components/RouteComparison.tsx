@@ -1,8 +1,31 @@
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
-import { latencyVerdict, timeTicks, toRouteRows } from '../lib/routes';
+import { latencyVerdict, MIN_SAMPLES, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
 import { useRealtime } from '../realtime';
 import { EmptyState, Panel, tooltipStyle } from './ui';
+
+const verdictExplanation =
+  `A difference in p50 is stated only when both routes have at least ${MIN_SAMPLES} requests in the window ` +
+  'and the 95 % confidence intervals of their medians do not overlap.';
+
+function samples(verdict: LatencyVerdict): string {
+  return verdict.samples.map((s) => formatNumber(s.requests)).join(' / ');
+}
+
+function VerdictText({ verdict }: { verdict: LatencyVerdict }) {
+  switch (verdict.kind) {
+    case 'waiting':
+      return <>Not enough data yet to compare · n = {samples(verdict)} (needs {MIN_SAMPLES} each)</>;
+    case 'similar':
+      return <>No clear p50 difference · n = {samples(verdict)}</>;
+    case 'different':
+      return (
+        <>
+          <strong>{verdict.faster}</strong> p50 {verdict.ratio.toFixed(1)}× lower than {verdict.slower} · n = {samples(verdict)}, 95 % intervals apart
+        </>
+      );
+  }
+}
 
 export function RouteComparison() {
   const { routes, live, throughput, routesAt, conn } = useRealtime();
@@ -26,8 +49,8 @@ export function RouteComparison() {
       testId="panel-routes"
       actions={
         verdict ? (
-          <span className="verdict" data-testid="routes-verdict">
-            <strong>{verdict.faster}</strong> p50 {verdict.ratio >= 1.05 ? `${verdict.ratio.toFixed(1)}× lower than ${verdict.slower}` : `≈ ${verdict.slower}`}
+          <span className="verdict" data-testid="routes-verdict" data-kind={verdict.kind} title={verdictExplanation}>
+            <VerdictText verdict={verdict} />
           </span>
         ) : null
       }
@@ -63,6 +86,7 @@ export function RouteComparison() {
                   <th className="num col-stored">Stored</th>
                   <th className="num">Share</th>
                   <th className="num"><span className="wide-only">Throughput</span><span className="narrow-only">Req/s</span></th>
+                  <th className="num" title={`Requests in the last ${windowS}s: the latency figures rest on these`}>n</th>
                   <th className="num">p50</th>
                   <th className="num">p99</th>
                 </tr>
@@ -80,6 +104,7 @@ export function RouteComparison() {
                     <td className="num col-stored">{formatNumber(r.stored)}</td>
                     <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
                     <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
+                    <td className="num" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
                     <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
                     <td className="num">
                       <span className="p99" data-testid={`routes-p99-${r.route}`}>

@@ -5,10 +5,14 @@ import type { RouteStats } from './types';
 const stats: RouteStats = {
   window_seconds: 60,
   routes: [
-    { route: 'rest', stored: 634, requests: 600, throughput_per_sec: 10, p50_ms: 5.4, p99_ms: 30 },
-    { route: 'grpc', stored: 600, requests: 580, throughput_per_sec: 9.7, p50_ms: 3, p99_ms: 12 },
+    { route: 'rest', stored: 634, requests: 600, throughput_per_sec: 10, p50_ms: 5.4, p50_interval_ms: [5.1, 5.8], p99_ms: 30 },
+    { route: 'grpc', stored: 600, requests: 580, throughput_per_sec: 9.7, p50_ms: 3, p50_interval_ms: [2.8, 3.3], p99_ms: 12 },
   ],
 };
+
+function withRoutes(rest: Partial<RouteStats['routes'][number]>, grpc: Partial<RouteStats['routes'][number]>): RouteStats {
+  return { window_seconds: 60, routes: [{ ...stats.routes[0], ...rest }, { ...stats.routes[1], ...grpc }] };
+}
 
 describe('trafficShares', () => {
   it('computes shares in a fixed order', () => {
@@ -47,9 +51,10 @@ describe('toRouteRows', () => {
     expect(rows[0].stored).toBe(700);
     expect(rows[0].share).toBe(0.7);
   });
-  it('marks the fastest p50', () => {
-    const rows = toRouteRows(stats);
-    expect(rows.find((r) => r.fastest)?.route).toBe('grpc');
+  it('marks the fastest p50 only when the difference is supported', () => {
+    expect(toRouteRows(stats).find((r) => r.fastest)?.route).toBe('grpc');
+    const overlapping = withRoutes({ p50_interval_ms: [2.9, 5.8] }, {});
+    expect(toRouteRows(overlapping).some((r) => r.fastest)).toBe(false);
   });
   it('handles null latencies and missing stats', () => {
     const rows = toRouteRows({
@@ -65,11 +70,22 @@ describe('toRouteRows', () => {
 });
 
 describe('latencyVerdict', () => {
-  it('compares p50 between routes', () => {
+  it('states a difference when both routes have enough samples and the intervals are apart', () => {
     const v = latencyVerdict(toRouteRows(stats));
-    expect(v?.faster).toBe('gRPC');
-    expect(v?.slower).toBe('REST');
-    expect(v?.ratio).toBeCloseTo(1.8);
+    expect(v?.kind).toBe('different');
+    if (v?.kind !== 'different') return;
+    expect(v.faster).toBe('gRPC');
+    expect(v.slower).toBe('REST');
+    expect(v.ratio).toBeCloseTo(1.8);
+    expect(v.samples.map((s) => s.requests)).toEqual([580, 600]);
+  });
+  it('waits for enough samples on each route (one request right after a restart proves nothing)', () => {
+    const v = latencyVerdict(toRouteRows(withRoutes({ requests: 1, p50_ms: 15, p50_interval_ms: null }, { requests: 1, p50_ms: 1, p50_interval_ms: null })));
+    expect(v?.kind).toBe('waiting');
+    expect(latencyVerdict(toRouteRows(withRoutes({ requests: 99 }, {})))?.kind).toBe('waiting');
+  });
+  it('says there is no clear difference when the intervals overlap', () => {
+    expect(latencyVerdict(toRouteRows(withRoutes({ p50_interval_ms: [3.2, 5.8] }, {})))?.kind).toBe('similar');
   });
   it('says nothing without traffic on both', () => {
     expect(latencyVerdict(toRouteRows(null))).toBeNull();

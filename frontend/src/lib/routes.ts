@@ -69,8 +69,10 @@ export interface RouteRow {
   requests: number;
   throughput: number;
   p50: number | null;
+  /** 95 % confidence interval of p50, [low, high]. */
+  p50Interval: [number, number] | null;
   p99: number | null;
-  /** True for the route with the lowest p50 when at least two routes have one. */
+  /** True for the route whose p50 is lower than the other's with the difference supported (see `latencyVerdict`). */
   fastest: boolean;
 }
 
@@ -101,34 +103,50 @@ export function toRouteRows(stats: RouteStats | null | undefined, routeCount?: R
       requests: Math.max(0, num(s?.requests) ?? 0),
       throughput: Math.max(0, num(s?.throughput_per_sec) ?? 0),
       p50: num(s?.p50_ms),
+      p50Interval: interval(s?.p50_interval_ms),
       p99: num(s?.p99_ms),
       fastest: false,
     };
   });
-
-  const withP50 = rows.filter((r) => r.p50 !== null);
-  if (withP50.length >= 2) {
-    const best = withP50.reduce((a, b) => ((b.p50 as number) < (a.p50 as number) ? b : a));
-    best.fastest = true;
+  const verdict = latencyVerdict(rows);
+  if (verdict?.kind === 'different') {
+    for (const row of rows) row.fastest = row.label === verdict.faster;
   }
   return rows;
 }
 
-export interface LatencyVerdict {
-  faster: string;
-  slower: string;
-  /** slower p50 / faster p50, >= 1. */
-  ratio: number;
+function interval(value: unknown): [number, number] | null {
+  if (!Array.isArray(value) || value.length !== 2) return null;
+  const [low, high] = value.map(num);
+  return low !== null && high !== null && low <= high ? [low, high] : null;
 }
 
-/** "gRPC p50 is 1.8x lower than REST", or null when it cannot be said. */
+/** Requests each route needs in the window before the dashboard compares their latency. */
+export const MIN_SAMPLES = 100;
+
+/** What the route panel may say about p50. */
+export type LatencyVerdict =
+  /** Fewer than MIN_SAMPLES requests on a route: no comparison. */
+  | { kind: 'waiting'; samples: { label: string; requests: number }[] }
+  /** Enough samples, but the 95 % intervals of the medians overlap: no supported difference. */
+  | { kind: 'similar'; samples: { label: string; requests: number }[] }
+  /** The intervals do not overlap: the difference is supported. */
+  | { kind: 'different'; faster: string; slower: string; ratio: number; samples: { label: string; requests: number }[] };
+
+/**
+ * Compares the two routes' p50 only when both have at least MIN_SAMPLES requests in the window,
+ * and states a difference only when the 95 % confidence intervals of their medians do not
+ * overlap. Null while no route has traffic.
+ */
 export function latencyVerdict(rows: RouteRow[]): LatencyVerdict | null {
-  const c = rows.filter((r) => r.p50 !== null && r.p50 > 0 && r.requests > 0);
-  if (c.length < 2) return null;
-  const sorted = [...c].sort((a, b) => (a.p50 as number) - (b.p50 as number));
-  const fast = sorted[0];
-  const slow = sorted[sorted.length - 1];
-  return { faster: fast.label, slower: slow.label, ratio: (slow.p50 as number) / (fast.p50 as number) };
+  const routes = rows.slice(0, 2);
+  if (routes.length < 2 || routes.every((r) => r.requests === 0)) return null;
+  const samples = routes.map((r) => ({ label: r.label, requests: r.requests }));
+  if (routes.some((r) => r.requests < MIN_SAMPLES || r.p50 === null || r.p50Interval === null)) return { kind: 'waiting', samples };
+  const [a, b] = routes as [RouteRow & { p50: number; p50Interval: [number, number] }, RouteRow & { p50: number; p50Interval: [number, number] }];
+  if (a.p50Interval[0] <= b.p50Interval[1] && b.p50Interval[0] <= a.p50Interval[1]) return { kind: 'similar', samples };
+  const [fast, slow] = a.p50 <= b.p50 ? [a, b] : [b, a];
+  return { kind: 'different', faster: fast.label, slower: slow.label, ratio: slow.p50 / Math.max(fast.p50, 0.001), samples };
 }
 
 /** A point of the throughput history chart: `t` (ms) plus one key per route. */

@@ -85,6 +85,8 @@ export interface RouteStat {
   requests: number;
   throughput_per_sec: number;
   p50_ms: number | null;
+  /** 95 % confidence interval of p50, [low, high]; null under 2 requests. */
+  p50_interval_ms?: [number, number] | null;
   p99_ms: number | null;
 }
 
