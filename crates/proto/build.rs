@@ -1,3 +1,5 @@
+//! Generates the gRPC code of proto/grades.proto.
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A vendored protoc, so building needs nothing installed beyond Rust.
     if std::env::var_os("PROTOC").is_none() {

@@ -90,10 +90,15 @@ impl RunResult {
     }
 }
 
-pub async fn run(spec: &RunSpec) -> RunResult {
-    let uri: hyper::Uri = spec.url.parse().expect("a valid URL");
-    let authority = uri.authority().expect("the URL has a host").to_string();
-    let address: SocketAddr = tokio::net::lookup_host(&authority).await.ok().and_then(|mut a| a.next()).expect("a resolvable host");
+/// Runs `spec`; fails only when the URL cannot be used.
+pub async fn run(spec: &RunSpec) -> Result<RunResult, String> {
+    let uri: hyper::Uri = spec.url.parse().map_err(|e| format!("--url {:?} is not a URL: {e}", spec.url))?;
+    let authority = uri.authority().ok_or_else(|| format!("--url {:?} has no host", spec.url))?.to_string();
+    let address: SocketAddr = tokio::net::lookup_host(&authority)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| format!("cannot resolve {authority}"))?;
     let start = Instant::now() + Duration::from_millis(50);
     let measured_from = start + spec.warmup;
     let end = measured_from + spec.duration;
@@ -139,7 +144,7 @@ pub async fn run(spec: &RunSpec) -> RunResult {
     }
     let processes = watch.await.unwrap_or_default();
     let seconds = spec.duration.as_secs_f64();
-    RunResult {
+    Ok(RunResult {
         url: spec.url.clone(),
         offered_rate: spec.rate,
         connections,
@@ -148,7 +153,7 @@ pub async fn run(spec: &RunSpec) -> RunResult {
         total: total.summary(seconds),
         routes: routes.into_iter().map(|(route, group)| (route, group.summary(seconds))).collect(),
         processes,
-    }
+    })
 }
 
 struct Worker {
@@ -258,8 +263,10 @@ struct Group {
 
 impl Group {
     fn new() -> Self {
-        // Microseconds, 1 µs to 60 s, 3 significant digits.
-        Self { histogram: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"), ok: 0, errors: BTreeMap::new() }
+        // Microseconds, 1 µs to 60 s, 3 significant digits: constant bounds hdrhistogram accepts.
+        #[allow(clippy::expect_used)]
+        let histogram = Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid");
+        Self { histogram, ok: 0, errors: BTreeMap::new() }
     }
 
     fn add(&mut self, latency_us: u64, error: Option<String>) {

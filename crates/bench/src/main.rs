@@ -128,19 +128,28 @@ enum Command {
 /// One rate of a step run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
+    /// Offered requests per second.
     pub rate: f64,
+    /// Whether the route sustained it (see `judge`).
     pub held: bool,
     /// Why it did not hold.
     pub reason: Option<String>,
+    /// What was measured.
     pub result: RunResult,
 }
 
+/// The result of `step` for one route.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
+    /// The route's name in reports.
     pub label: String,
+    /// Where the load went.
     pub url: String,
+    /// The p99 a step must stay under.
     pub slo_p99_ms: f64,
+    /// Student pool of the load.
     pub students: u64,
+    /// Every rate tried, in order.
     pub steps: Vec<Step>,
     /// Highest throughput of a step that held.
     pub max_sustainable: Option<f64>,
@@ -177,17 +186,32 @@ fn print(result: &RunResult) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match Cli::parse().command {
+    match execute(Cli::parse().command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("grades-bench: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(value).map_err(|e| format!("encoding the result: {e}"))
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+async fn execute(command: Command) -> Result<(), String> {
+    match command {
         Command::Run { target, rate, json } => {
-            let result = load::run(&target.spec(rate)).await;
+            let result = load::run(&target.spec(rate)).await?;
             print(&result);
-            let text = serde_json::to_string_pretty(&result).expect("JSON");
+            let text = to_json(&result)?;
             println!("{text}");
             if let Some(path) = json {
-                if let Err(error) = std::fs::write(&path, text) {
-                    eprintln!("cannot write {}: {error}", path.display());
-                    return std::process::ExitCode::FAILURE;
-                }
+                write(&path, &text)?;
             }
         }
         Command::Step { target, label, start, factor, max_rate, slo_p99_ms, json } => {
@@ -195,7 +219,7 @@ async fn main() -> std::process::ExitCode {
             let mut steps = Vec::new();
             let mut rate = start;
             while rate <= max_rate {
-                let mut result = load::run(&target.spec(rate)).await;
+                let mut result = load::run(&target.spec(rate)).await?;
                 print(&result);
                 let mut reason = judge(&result, rate, slo_p99_ms);
                 if let Some(first) = reason.take() {
@@ -203,7 +227,7 @@ async fn main() -> std::process::ExitCode {
                     // when it fails twice in a row. Both attempts are reported.
                     eprintln!("  did not hold ({first}); trying this rate once more");
                     steps.push(Step { rate, held: false, reason: Some(format!("{first}; tried again")), result });
-                    result = load::run(&target.spec(rate)).await;
+                    result = load::run(&target.spec(rate)).await?;
                     print(&result);
                     reason = judge(&result, rate, slo_p99_ms);
                 }
@@ -218,7 +242,7 @@ async fn main() -> std::process::ExitCode {
             let half_load = match max_sustainable {
                 Some(max) => {
                     eprintln!("half of the maximum sustainable throughput:");
-                    let result = load::run(&target.spec(max / 2.0)).await;
+                    let result = load::run(&target.spec(max / 2.0)).await?;
                     print(&result);
                     Some(result)
                 }
@@ -234,42 +258,24 @@ async fn main() -> std::process::ExitCode {
                 half_load,
                 rss_idle_mib,
             };
-            if let Err(error) = std::fs::write(&json, serde_json::to_string_pretty(&report).expect("JSON")) {
-                eprintln!("cannot write {}: {error}", json.display());
-                return std::process::ExitCode::FAILURE;
-            }
+            write(&json, &to_json(&report)?)?;
         }
         Command::Watch { seconds, watch } => {
             let sampling = procs::Watch::start(&watch);
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-            println!("{}", serde_json::to_string_pretty(&sampling.finish()).expect("JSON"));
+            println!("{}", to_json(&sampling.finish())?);
         }
-        Command::Seed(args) => {
-            if let Err(error) = seed::seed(args).await {
-                eprintln!("grades-bench seed: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
-        }
+        Command::Seed(args) => seed::seed(args).await?,
         Command::Report { inputs, markdown, svg } => {
             let mut reports = Vec::new();
             for input in &inputs {
-                match std::fs::read_to_string(input)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| serde_json::from_str::<StepReport>(&t).map_err(|e| e.to_string()))
-                {
-                    Ok(report) => reports.push(report),
-                    Err(error) => {
-                        eprintln!("cannot read {}: {error}", input.display());
-                        return std::process::ExitCode::FAILURE;
-                    }
-                }
+                let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+                reports
+                    .push(serde_json::from_str::<StepReport>(&text).map_err(|e| format!("{} is not a step result: {e}", input.display()))?);
             }
-            let written = std::fs::write(&markdown, report::markdown(&reports)).and_then(|()| std::fs::write(&svg, report::svg(&reports)));
-            if let Err(error) = written {
-                eprintln!("cannot write the report: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
+            write(&markdown, &report::markdown(&reports))?;
+            write(&svg, &report::svg(&reports))?;
         }
     }
-    std::process::ExitCode::SUCCESS
+    Ok(())
 }

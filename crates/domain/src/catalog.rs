@@ -4,9 +4,12 @@ use serde::Serialize;
 
 use crate::CourseCode;
 
+/// A course of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Course {
+    /// Upper-case code, like `SO1`.
     pub code: CourseCode,
+    /// Full name, like `Sistemas Operativos 1`.
     pub name: String,
 }
 
@@ -17,23 +20,23 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A catalog of these courses.
     pub fn new(courses: impl IntoIterator<Item = Course>) -> Self {
         Self { courses: courses.into_iter().map(|c| (c.code, c.name)).collect() }
     }
 
+    /// Whether the course exists.
     pub fn contains(&self, code: &CourseCode) -> bool {
         self.courses.contains_key(code)
     }
 
+    /// Every course, by code.
     pub fn courses(&self) -> impl Iterator<Item = Course> + '_ {
         self.courses.iter().map(|(code, name)| Course { code: code.clone(), name: name.clone() })
     }
 
+    /// The codes as one comma-separated list, for messages that name the known courses.
     pub fn codes(&self) -> String {
         self.courses.keys().map(CourseCode::as_str).collect::<Vec<_>>().join(", ")
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.courses.is_empty()
     }
 }

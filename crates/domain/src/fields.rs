@@ -11,8 +11,10 @@ pub const PASSING_NOTA: u8 = 61;
 pub struct Carnet(u64);
 
 impl Carnet {
+    /// The largest carnet: twelve digits.
     pub const MAX: u64 = 999_999_999_999;
 
+    /// A carnet, or what is wrong with the value.
     pub fn new(value: u64) -> Result<Self, String> {
         match value {
             0 => Err("must be a positive integer".into()),
@@ -21,6 +23,7 @@ impl Carnet {
         }
     }
 
+    /// The number.
     pub fn get(self) -> u64 {
         self.0
     }
@@ -33,8 +36,10 @@ impl Carnet {
 pub struct StudentName(String);
 
 impl StudentName {
+    /// Longest name, in characters.
     pub const MAX_CHARS: usize = 100;
 
+    /// A name, trimmed, or what is wrong with it.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim_matches([' ', '\t']);
         let chars = trimmed.chars().count();
@@ -50,6 +55,7 @@ impl StudentName {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// The name as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -62,8 +68,10 @@ impl StudentName {
 pub struct CourseCode(String);
 
 impl CourseCode {
+    /// Longest code, in characters.
     pub const MAX_CHARS: usize = 10;
 
+    /// A code, upper-cased, or what is wrong with it.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
@@ -75,6 +83,7 @@ impl CourseCode {
         Ok(Self(code))
     }
 
+    /// The upper-case code.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -92,14 +101,17 @@ impl fmt::Display for CourseCode {
 pub struct Nota(u8);
 
 impl Nota {
+    /// A grade, or what is wrong with the value.
     pub fn new(value: u64) -> Result<Self, String> {
         u8::try_from(value).ok().filter(|v| *v <= 100).map(Self).ok_or_else(|| format!("must be between 0 and 100 (got {value})"))
     }
 
+    /// The grade.
     pub fn get(self) -> u8 {
         self.0
     }
 
+    /// Whether it reaches the passing mark ([`PASSING_NOTA`]).
     pub fn passed(self) -> bool {
         self.0 >= PASSING_NOTA
     }
@@ -108,11 +120,14 @@ impl Nota {
 /// Semester of the academic year: first (`1S`) or second (`2S`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Semester {
+    /// `1S`.
     First,
+    /// `2S`.
     Second,
 }
 
 impl Semester {
+    /// `1S` or `2S` (case-insensitive, surrounding spaces ignored), or what is wrong.
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.trim().to_ascii_uppercase().as_str() {
             "1S" => Ok(Self::First),
@@ -121,6 +136,7 @@ impl Semester {
         }
     }
 
+    /// `1S` or `2S`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::First => "1S",
@@ -147,9 +163,12 @@ impl Serialize for Semester {
 pub struct Year(u16);
 
 impl Year {
+    /// Earliest accepted year.
     pub const MIN: u16 = 1990;
+    /// Latest accepted year.
     pub const MAX: u16 = 2100;
 
+    /// A year, or what is wrong with the value.
     pub fn new(value: u64) -> Result<Self, String> {
         u16::try_from(value)
             .ok()
@@ -158,6 +177,7 @@ impl Year {
             .ok_or_else(|| format!("must be between {} and {} (got {value})", Self::MIN, Self::MAX))
     }
 
+    /// The year.
     pub fn get(self) -> u16 {
         self.0
     }
@@ -168,8 +188,10 @@ impl Year {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// Longest key, in bytes.
     pub const MAX_LEN: usize = 128;
 
+    /// A key, or what is wrong with it.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(format!("Idempotency-Key must be 1 to {} visible ASCII characters (no spaces)", Self::MAX_LEN));
@@ -177,6 +199,7 @@ impl IdempotencyKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The key as sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,13 +9,17 @@ use crate::{Carnet, Catalog, CourseCode, Nota, Semester, StudentName, Year};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Route {
+    /// Route 1: grpc-client, then gRPC to grpc-server.
     Grpc,
+    /// Route 2: rest-api.
     Rest,
 }
 
 impl Route {
+    /// Both routes, in the order the dashboard shows them.
     pub const ALL: [Route; 2] = [Route::Grpc, Route::Rest];
 
+    /// `grpc` or `rest`: the `X-Route` header, the `route` column, the metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Grpc => "grpc",
@@ -23,6 +27,7 @@ impl Route {
         }
     }
 
+    /// The route named `grpc` or `rest`.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "grpc" => Some(Self::Grpc),
@@ -41,7 +46,9 @@ impl fmt::Display for Route {
 /// One rule a submitted field broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// The field, as named in the request (`nota`, `Idempotency-Key`, ...).
     pub field: String,
+    /// What is wrong with it, for a person.
     pub message: String,
 }
 
@@ -51,14 +58,17 @@ pub struct FieldError {
 pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
+    /// Adds one broken rule.
     pub fn push(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError { field: field.to_owned(), message: message.into() });
     }
 
+    /// True when no rule was broken.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The fields that broke a rule, in order.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|e| e.field.as_str())
     }
@@ -76,11 +86,17 @@ impl std::error::Error for ValidationErrors {}
 /// A grade that passed every rule, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NewGrade {
+    /// The student.
     pub carnet: Carnet,
+    /// The student's name.
     pub nombre: StudentName,
+    /// A course of the catalog.
     pub curso: CourseCode,
+    /// The grade, 0 to 100.
     pub nota: Nota,
+    /// The semester.
     pub semestre: Semester,
+    /// The academic year.
     pub year: Year,
 }
 

@@ -22,6 +22,7 @@ pub const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 /// A stored grade as the client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
+    /// The grade's id.
     pub id: u64,
     /// True for an idempotent replay: the grade was stored earlier, nothing new was stored now.
     pub replayed: bool,
@@ -30,8 +31,11 @@ pub struct Accepted {
 /// Where the HTTP front sends a validated grade: straight to the ingestion service (rest-api) or
 /// over gRPC to it (grpc-client).
 pub trait GradeSink: Send + Sync + 'static {
+    /// The route this sink stores for (the `x-route` header, metrics, latency figures).
     fn route(&self) -> Route;
+    /// The course catalog grades are validated against.
     fn catalog(&self) -> impl Future<Output = Result<Arc<Catalog>, IngestError>> + Send;
+    /// Stores a validated grade; answers once it is committed.
     fn submit(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> impl Future<Output = Result<Accepted, IngestError>> + Send;
 }
 

@@ -22,13 +22,16 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+/// Command-line flags and environment of the `grpc-client` binary.
 #[derive(Debug, clap::Parser)]
 #[command(name = "grpc-client", version, about = "Route 1 (grpc), HTTP side: forwards POST /grades over gRPC to grpc-server")]
 pub struct Cli {
+    /// The service settings.
     #[command(flatten)]
     pub config: Config,
 }
 
+/// Settings of the grpc-client service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// HTTP port for POST /grades, /healthz, /readyz and /metrics.
@@ -53,6 +56,7 @@ pub struct Config {
     /// (point it at a headless Kubernetes Service so new grpc-server replicas get traffic).
     #[arg(long, env = "GRPC_BALANCE_DNS", default_value_t = false, action = clap::ArgAction::Set)]
     pub grpc_balance_dns: bool,
+    /// HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -68,6 +72,8 @@ pub struct GrpcSink {
 }
 
 impl GrpcSink {
+    /// A sink for the grpc-server at `url`, connecting lazily; `timeout` bounds each call.
+    /// With `balance_dns`, calls are spread over every address the host resolves to.
     pub fn new(url: &str, timeout: Duration, balance_dns: bool) -> Result<Self, String> {
         let endpoint = move |url: &str| {
             Endpoint::from_shared(url.to_owned()).map(|e| {
@@ -192,8 +198,11 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
     grades_kit::service_main("grpc-client", deadline, serve).await
 }
 
+/// The grpc-client service, bound and ready to [`run`](Self::run).
 pub struct Application {
     listener: TcpListener,
+    /// The listener's address, read once when bound.
+    local_addr: SocketAddr,
     router: axum::Router,
     live: LiveStore,
     latency: LatencyRecorder,
@@ -201,6 +210,7 @@ pub struct Application {
 }
 
 impl Application {
+    /// Sets up the gRPC channel (connected lazily) and Redis, and binds the port.
     pub async fn build(config: Config) -> Result<Self, String> {
         let mut registry = MetricsRegistry::new();
         let http_metrics = HttpMetrics::register(&mut registry);
@@ -223,16 +233,19 @@ impl Application {
         let router = grades_router(sink, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        Ok(Self { listener, router, live, latency, limits: config.http.limits() })
+        let local_addr = listener.local_addr().map_err(|e| format!("cannot read the address bound for {address}: {e}"))?;
+        Ok(Self { listener, local_addr, router, live, latency, limits: config.http.limits() })
     }
 
+    /// The address it listens on (the actual port when built with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.local_addr
     }
 
+    /// Serves until `shutdown`, then finishes in-flight requests and flushes the latency figures.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, router, live, latency, limits } = self;
-        tracing::info!(address = %listener.local_addr()?, "grpc-client listening");
+        let Self { listener, local_addr, router, live, latency, limits } = self;
+        tracing::info!(address = %local_addr, "grpc-client listening");
         let flusher = tokio::spawn(latency.run_flusher(live, shutdown.wait()));
         let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
         let _ = flusher.await;

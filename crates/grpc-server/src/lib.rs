@@ -16,15 +16,19 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
+/// Command-line flags and environment of the `grpc-server` binary.
 #[derive(Debug, clap::Parser)]
 #[command(name = "grpc-server", version, about = "Route 1 (grpc), server side: stores grades received over gRPC")]
 pub struct Cli {
+    /// A one-shot task instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The service settings.
     #[command(flatten)]
     pub config: Config,
 }
 
+/// One-shot maintenance tasks.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
@@ -33,6 +37,7 @@ pub enum Command {
     Reconcile,
 }
 
+/// Settings of the grpc-server service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// gRPC port (GradeIngestion and grpc.health.v1.Health).
@@ -44,8 +49,10 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
     pub bind_address: String,
+    /// MySQL, Redis, writer and projector settings.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -142,9 +149,13 @@ async fn report_mysql(reporter: &tonic_health::server::HealthReporter, up: bool,
     up
 }
 
+/// The grpc-server service, both ports bound, ready to [`run`](Self::run).
 pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    /// The listeners' addresses, read once when bound.
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
     http_router: axum::Router,
     storage: StorageRuntime,
     service: IngestService,
@@ -152,6 +163,7 @@ pub struct Application {
 }
 
 impl Application {
+    /// Starts the storage runtime (migrating if configured) and binds both ports.
     pub async fn build(config: Config) -> Result<Self, String> {
         let mut registry = MetricsRegistry::new();
         let storage_metrics = StorageMetrics::new();
@@ -163,21 +175,25 @@ impl Application {
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
         let http_address = format!("{}:{}", config.bind_address, config.port);
         let http_listener = TcpListener::bind(&http_address).await.map_err(|e| format!("cannot listen on {http_address}: {e}"))?;
-        Ok(Self { grpc_listener, http_listener, http_router, storage, service, limits: config.http.limits() })
+        let grpc_addr = grpc_listener.local_addr().map_err(|e| format!("cannot read the address bound for {grpc_address}: {e}"))?;
+        let http_addr = http_listener.local_addr().map_err(|e| format!("cannot read the address bound for {http_address}: {e}"))?;
+        Ok(Self { grpc_listener, http_listener, grpc_addr, http_addr, http_router, storage, service, limits: config.http.limits() })
     }
 
+    /// The gRPC address (the actual port when built with port 0).
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_listener.local_addr().expect("bound listener has an address")
+        self.grpc_addr
     }
 
+    /// The HTTP address of `/healthz`, `/readyz` and `/metrics`.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_listener.local_addr().expect("bound listener has an address")
+        self.http_addr
     }
 
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { grpc_listener, http_listener, http_router, storage, service, limits } = self;
-        tracing::info!(grpc = %grpc_listener.local_addr()?, http = %http_listener.local_addr()?, "grpc-server listening");
+        let Self { grpc_listener, http_listener, grpc_addr, http_addr, http_router, storage, service, limits } = self;
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, "grpc-server listening");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         // The first status is set before serving, so no caller ever sees the service unknown.
         let mysql = storage.mysql_probe();

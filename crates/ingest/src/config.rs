@@ -41,6 +41,7 @@ pub struct StorageArgs {
 }
 
 impl StorageArgs {
+    /// The writer settings these flags set; the rest keep their defaults.
     pub fn writer_config(&self) -> WriterConfig {
         WriterConfig {
             max_batch: usize::from(self.writer_max_batch),
@@ -49,6 +50,7 @@ impl StorageArgs {
         }
     }
 
+    /// The projector settings these flags set; the rest keep their defaults.
     pub fn projector_config(&self) -> ProjectorConfig {
         ProjectorConfig {
             terms_interval: Duration::from_millis(self.projector_terms_interval_ms),

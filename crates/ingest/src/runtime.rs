@@ -15,9 +15,13 @@ use tokio::task::JoinHandle;
 
 use crate::config::{redact, StorageArgs};
 
+/// The running storage of a writing process; [`stop`](Self::stop) it after the servers stop.
 pub struct StorageRuntime {
+    /// The MySQL pool, shared with readiness and the catalog.
     pub pool: MySqlPool,
+    /// The Redis live state (latency buckets are flushed to it too).
     pub live: LiveStore,
+    /// The group-commit writer every grade is stored through.
     pub writer: GradeWriter,
     writer_task: JoinHandle<()>,
     projector_stop: Shutdown,
@@ -87,6 +91,7 @@ pub struct MysqlProbe {
 }
 
 impl MysqlProbe {
+    /// True when MySQL answers a ping within a second.
     pub async fn answers(&self) -> bool {
         within_a_second(mysql::ping(&self.pool)).await.is_ok()
     }

@@ -9,6 +9,7 @@ use grades_storage::mysql;
 use grades_storage::{GradeWriter, StoreError, StoreOutcome, StoreRequest};
 use sqlx::MySqlPool;
 
+/// Validates and stores grades for one route; clones share the writer and the catalog cache.
 #[derive(Clone)]
 pub struct IngestService {
     route: Route,
@@ -18,6 +19,7 @@ pub struct IngestService {
 }
 
 impl IngestService {
+    /// The service of `route`, storing through `writer` and reading the catalog from `pool`.
     pub fn new(route: Route, pool: MySqlPool, writer: GradeWriter) -> Self {
         Self { route, pool, writer, catalog: Arc::new(Refreshed::new(CATALOG_TTL)) }
     }
@@ -51,6 +53,7 @@ impl IngestService {
         NewGrade::from_parts(carnet, nombre, curso, nota, semestre, year, &catalog).map_err(IngestError::Validation)
     }
 
+    /// Stores a validated grade and waits until it is committed (or replayed by its key).
     pub async fn ingest(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> Result<Accepted, IngestError> {
         let outcome = self.writer.store(StoreRequest { grade, route: self.route, idempotency_key: key }).await.map_err(ingest_error)?;
         Ok(Accepted { id: outcome.id(), replayed: matches!(outcome, StoreOutcome::Replayed(_)) })

@@ -15,6 +15,7 @@ pub struct Refreshed<T> {
 }
 
 impl<T> Refreshed<T> {
+    /// Nothing loaded yet; a loaded value is trusted for `ttl`.
     pub fn new(ttl: Duration) -> Self {
         Self { ttl, slot: RwLock::new(None) }
     }

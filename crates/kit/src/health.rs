@@ -1,3 +1,5 @@
+//! `/healthz`, `/readyz` and `/metrics`, the same in every process.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,7 +15,9 @@ use serde::Serialize;
 /// Result of a readiness probe: each dependency's state, and whether traffic may be sent.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReadyReport {
+    /// True when every required dependency answered.
     pub ready: bool,
+    /// Each dependency: `up`, `down: ...` (required) or `degraded: ...` (optional).
     pub dependencies: BTreeMap<String, String>,
 }
 
@@ -29,6 +33,7 @@ impl ReadyReport {
         self.dependencies.insert(name.to_owned(), result.err().map_or("up".into(), |e| format!("degraded: {e}")));
     }
 
+    /// Ready, until a required dependency says otherwise.
     pub fn new() -> Self {
         Self { ready: true, dependencies: BTreeMap::new() }
     }
@@ -43,6 +48,7 @@ pub async fn within_a_second<E: std::fmt::Display>(check: impl std::future::Futu
     }
 }
 
+/// How a service checks its dependencies for `/readyz`.
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, ReadyReport> + Send + Sync>;
 
 #[derive(Clone)]

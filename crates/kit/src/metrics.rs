@@ -1,3 +1,5 @@
+//! The Prometheus registry of a process, and the request metrics both HTTP routes share.
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,14 +16,17 @@ pub struct MetricsRegistry {
 }
 
 impl MetricsRegistry {
+    /// An empty registry.
     pub fn new() -> Self {
         Self { registry: Registry::default() }
     }
 
+    /// Where metrics are registered while the service is built.
     pub fn registry_mut(&mut self) -> &mut Registry {
         &mut self.registry
     }
 
+    /// The finished registry, for `/metrics`.
     pub fn freeze(self) -> Arc<Registry> {
         Arc::new(self.registry)
     }
@@ -33,14 +38,19 @@ impl Default for MetricsRegistry {
     }
 }
 
+/// Labels of a request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// `grpc` or `rest`.
     pub route: String,
+    /// HTTP status answered.
     pub status: u16,
 }
 
+/// The route label alone.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabel {
+    /// `grpc` or `rest`.
     pub route: String,
 }
 
@@ -52,6 +62,7 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
+    /// Registers `grades_http_requests` and `grades_http_request_duration_seconds`.
     pub fn register(registry: &mut MetricsRegistry) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
@@ -63,6 +74,7 @@ impl HttpMetrics {
         Self { requests, duration }
     }
 
+    /// Counts one answered request and its latency.
     pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
         self.requests.get_or_create(&RequestLabels { route: route.to_owned(), status }).inc();
         self.duration.get_or_create(&RouteLabel { route: route.to_owned() }).observe(elapsed.as_secs_f64());

@@ -1,3 +1,5 @@
+//! RFC 9457 problem details: every HTTP error of every service.
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -5,18 +7,25 @@ use serde::Serialize;
 /// An RFC 9457 problem detail: what went wrong, in words a person can act on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
+    /// URI of the problem type; `about:blank` (the status says it all).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The status's reason phrase.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// What went wrong and what to do, for a person.
     pub detail: String,
+    /// Per-field errors of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<serde_json::Value>,
+    /// Sent as `Retry-After` (503s).
     #[serde(skip)]
     pub retry_after_seconds: Option<u32>,
 }
 
 impl Problem {
+    /// A problem with this status and detail.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             kind: "about:blank".into(),
@@ -28,16 +37,19 @@ impl Problem {
         }
     }
 
+    /// Adds the per-field errors.
     pub fn with_errors(mut self, errors: impl Serialize) -> Self {
         self.errors = serde_json::to_value(errors).ok();
         self
     }
 
+    /// Tells the client when to retry.
     pub fn retry_after(mut self, seconds: u32) -> Self {
         self.retry_after_seconds = Some(seconds);
         self
     }
 
+    /// The status as an HTTP status code.
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

@@ -45,6 +45,7 @@ pub struct HttpArgs {
 }
 
 impl HttpArgs {
+    /// The limits these flags set.
     pub fn limits(&self) -> HttpLimits {
         HttpLimits {
             header_read_timeout: Duration::from_secs(self.http_header_timeout_seconds.max(1)),

@@ -1,3 +1,5 @@
+//! Graceful shutdown: one trigger (a signal or a test) that many tasks wait on, with a deadline.
+
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::watch;
 
@@ -31,6 +33,7 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
+    /// A shutdown nobody has triggered yet.
     pub fn new() -> Self {
         let (trigger, mut rx) = watch::channel(false);
         let signal = async move {
@@ -64,10 +67,12 @@ impl Shutdown {
         self
     }
 
+    /// Starts the shutdown (idempotent).
     pub fn trigger(&self) {
         let _ = self.trigger.send(true);
     }
 
+    /// Resolves once the shutdown is triggered; any number of tasks may wait.
     pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.signal.clone()
     }

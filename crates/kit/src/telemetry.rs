@@ -1,3 +1,5 @@
+//! Structured logging.
+
 use std::io::IsTerminal;
 
 use tracing_appender::non_blocking::WorkerGuard;

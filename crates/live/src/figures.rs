@@ -8,15 +8,19 @@ use crate::keys::field;
 /// Most recent grades kept for late-joining dashboards, and most carried by one event.
 pub const RECENT_LEN: usize = 50;
 
+/// Grades stored per route.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteCounts {
+    /// Through route 1.
     #[serde(default)]
     pub grpc: u64,
+    /// Through route 2.
     #[serde(default)]
     pub rest: u64,
 }
 
 impl RouteCounts {
+    /// The count of one route.
     pub fn get(&self, route: Route) -> u64 {
         match route {
             Route::Grpc => self.grpc,
@@ -24,6 +28,7 @@ impl RouteCounts {
         }
     }
 
+    /// Adds to one route's count.
     pub fn add(&mut self, route: Route, count: u64) {
         match route {
             Route::Grpc => self.grpc += count,
@@ -31,6 +36,7 @@ impl RouteCounts {
         }
     }
 
+    /// Both routes together.
     pub fn total(&self) -> u64 {
         self.grpc + self.rest
     }
@@ -39,9 +45,13 @@ impl RouteCounts {
 /// Distinct students of one course term.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudentCount {
+    /// Course code.
     pub curso: String,
+    /// `1S` or `2S`.
     pub semestre: String,
+    /// Academic year.
     pub year: u16,
+    /// Distinct students with a grade in it.
     pub students: u64,
 }
 
@@ -50,8 +60,11 @@ pub struct StudentCount {
 /// course terms the fold touched).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveFigures {
+    /// The terms projection's watermark these figures equal.
     pub synced_id: u64,
+    /// Grades per route.
     pub route_count: RouteCounts,
+    /// Distinct students of every course term (rebuild) or of the touched ones (fold).
     pub students: Vec<StudentCount>,
     /// The whole feed: newest first, at most [`RECENT_LEN`].
     pub recent: Vec<StoredGrade>,
@@ -78,7 +91,9 @@ impl LiveFigures {
 /// One message on the events channel: everything a dashboard needs to update without a read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveEvent {
+    /// Grades stored.
     pub total: u64,
+    /// Grades stored per route.
     pub route_count: RouteCounts,
     /// Grades this event covers; `grades` carries at most [`RECENT_LEN`] of them, so at high rates
     /// the feed is a sample (the newest ones).

@@ -26,16 +26,19 @@ pub mod field {
     }
 }
 
+/// The Redis names of one key space (`REDIS_PREFIX`).
 #[derive(Debug, Clone)]
 pub struct LiveKeys {
     prefix: String,
 }
 
 impl LiveKeys {
+    /// Names under `prefix` (like `grades:`).
     pub fn new(prefix: impl Into<String>) -> Self {
         Self { prefix: prefix.into() }
     }
 
+    /// The prefix every name starts with.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -62,10 +65,12 @@ impl LiveKeys {
         format!("{}synced_id", self.prefix)
     }
 
+    /// The counters and the feed of the previous layout.
     pub fn legacy_keys(&self) -> [String; 3] {
         [format!("{}total", self.prefix), format!("{}route_count", self.prefix), format!("{}recent", self.prefix)]
     }
 
+    /// A SCAN pattern matching the previous layout's sets of carnets.
     pub fn legacy_student_sets_pattern(&self) -> String {
         format!("{}students:*", self.prefix)
     }

@@ -14,18 +14,24 @@ use crate::store::LiveStore;
 /// Upper bounds of the histogram buckets in milliseconds; one more bucket catches everything above.
 pub const BUCKET_BOUNDS_MS: [f64; 20] =
     [1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 2000.0, 5000.0];
+/// Buckets in all, the open-ended one included.
 pub const BUCKETS: usize = BUCKET_BOUNDS_MS.len() + 1;
 /// Buckets outlive the dashboard's one-minute window with room for clock skew between pods.
 pub const BUCKET_TTL_SECONDS: i64 = 180;
 
+/// Request latencies of one route, bucketed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Histogram {
+    /// Requests per bucket (see [`BUCKET_BOUNDS_MS`]).
     pub buckets: [u64; BUCKETS],
+    /// Requests in all.
     pub count: u64,
+    /// Sum of their latencies, in microseconds (for the mean).
     pub sum_us: u64,
 }
 
 impl Histogram {
+    /// Adds one request.
     pub fn record(&mut self, elapsed: Duration) {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let index = BUCKET_BOUNDS_MS.iter().position(|bound| ms <= *bound).unwrap_or(BUCKETS - 1);
@@ -34,6 +40,7 @@ impl Histogram {
         self.sum_us += elapsed.as_micros() as u64;
     }
 
+    /// Adds another histogram's requests (another second, or another replica).
     pub fn merge(&mut self, other: &Histogram) {
         for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
             *mine += theirs;
@@ -87,15 +94,17 @@ pub struct LatencyRecorder {
 }
 
 impl LatencyRecorder {
+    /// Adds one request of `route` to the current second.
     pub fn record(&self, route: Route, elapsed: Duration) {
         let second = unix_now();
-        self.pending.lock().expect("latency lock poisoned").entry((route, second)).or_default().record(elapsed);
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry((route, second)).or_default().record(elapsed);
     }
 
     fn take(&self) -> HashMap<(Route, u64), Histogram> {
-        std::mem::take(&mut *self.pending.lock().expect("latency lock poisoned"))
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
+    /// Adds what was recorded since the last flush to the shared buckets in Redis.
     pub async fn flush(&self, live: &LiveStore) -> Result<(), RedisError> {
         let pending = self.take();
         if pending.is_empty() {
@@ -135,16 +144,23 @@ impl LatencyRecorder {
 /// One route's figures over the last `window_seconds`, across all replicas.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RouteWindow {
+    /// The route.
     pub route: Route,
+    /// Requests answered in the window.
     pub requests: u64,
+    /// Requests per second over the window.
     pub throughput_per_sec: f64,
+    /// Median latency (`None` without requests).
     pub p50_ms: Option<f64>,
     /// A 95 % confidence interval of the median (`None` with fewer than 2 requests).
     pub p50_interval_ms: Option<(f64, f64)>,
+    /// 99th percentile latency.
     pub p99_ms: Option<f64>,
+    /// Mean latency.
     pub mean_ms: Option<f64>,
 }
 
+/// One route's figures over the last `window_seconds`, every replica included.
 pub async fn read_window(live: &LiveStore, route: Route, window_seconds: u64) -> Result<RouteWindow, RedisError> {
     let now = unix_now();
     let mut pipe = redis::pipe();
@@ -180,6 +196,7 @@ pub async fn read_window(live: &LiveStore, route: Route, window_seconds: u64) ->
     })
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

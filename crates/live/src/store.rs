@@ -43,10 +43,13 @@ return 1
 /// Keys of the legacy layout removed per round trip: bounded work per command.
 const LEGACY_CLEANUP_BATCH: usize = 500;
 
+/// Why a live-state write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    /// Redis refused or did not answer.
     #[error("redis: {0}")]
     Redis(#[from] RedisError),
+    /// The figures could not be encoded (a bug).
     #[error("encoding the live state: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -63,6 +66,7 @@ pub struct LiveStore {
 }
 
 impl LiveStore {
+    /// A store for the Redis at `url` and the key space `prefix`; connects on first use.
     pub fn new(url: &str, prefix: impl Into<String>) -> Result<Self, RedisError> {
         Ok(Self {
             client: Client::open(url)?,
@@ -73,6 +77,7 @@ impl LiveStore {
         })
     }
 
+    /// The key names of this store.
     pub fn keys(&self) -> &LiveKeys {
         &self.keys
     }
@@ -82,6 +87,7 @@ impl LiveStore {
         &self.client
     }
 
+    /// The shared connection, made on first use; it reconnects by itself after failures.
     pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
@@ -97,6 +103,7 @@ impl LiveStore {
         Ok(connection)
     }
 
+    /// Whether Redis answers (readiness).
     pub async fn ping(&self) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
         redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ())
@@ -184,6 +191,7 @@ impl LiveStore {
         Ok((total.unwrap_or(0), RouteCounts { grpc: grpc.unwrap_or(0), rest: rest.unwrap_or(0) }))
     }
 
+    /// Distinct students of one course term (0 when unknown).
     pub async fn students(&self, curso: &str, semestre: &str, year: u16) -> Result<u64, RedisError> {
         let mut connection = self.connection().await?;
         let count: Option<u64> =

@@ -5,7 +5,10 @@ use grades_domain::{IngestError, ValidationErrors};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// Code generated from `proto/grades.proto` (package `grades.v1`); its documentation is the
+/// comments of the proto file.
 pub mod v1 {
+    #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
     tonic::include_proto!("grades.v1");
 }
 

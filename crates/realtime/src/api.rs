@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use grades_domain::{Course, Route};
 use grades_live::latency;
 use grades_live::RouteCounts;
-use grades_storage::projector::ProjectorStatus;
+use grades_storage::projection::ProjectorStatus;
 use grades_storage::stats::{self, GradeFilter, GradePage, PassFail, StudentAverage};
 use serde::Serialize;
 
@@ -23,6 +23,7 @@ use crate::AppState;
 /// The window `GET /api/stats/routes` and the `routes` push summarise.
 pub const ROUTES_WINDOW_SECONDS: u64 = 60;
 
+/// Every API route, with per-path request metrics.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/courses", get(courses))
@@ -110,22 +111,29 @@ async fn top_students(State(state): State<AppState>, params: Params) -> Result<J
 /// Body of `GET /api/stats/routes` and of the `routes` push.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RouteStats {
+    /// The window the traffic figures cover ([`ROUTES_WINDOW_SECONDS`]).
     pub window_seconds: u64,
+    /// One entry per ingestion route, grpc first.
     pub routes: Vec<RouteStat>,
 }
 
+/// One ingestion route's stored grades and recent traffic.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RouteStat {
+    /// The route described.
     pub route: Route,
     /// Grades stored through this route, from MySQL (`route_stats`, the source of truth).
     pub stored: u64,
     /// The rest is over the last `window_seconds`, from the latency buckets in Redis.
     pub requests: u64,
+    /// Requests per second over the window.
     pub throughput_per_sec: f64,
+    /// Median latency; `None` without requests.
     pub p50_ms: Option<f64>,
     /// 95 % confidence interval of p50, `[low, high]`: the dashboard states a difference between
     /// the routes only when these do not overlap.
     pub p50_interval_ms: Option<[f64; 2]>,
+    /// 99th percentile latency; `None` without requests.
     pub p99_ms: Option<f64>,
 }
 
@@ -163,10 +171,13 @@ async fn routes(State(state): State<AppState>) -> Result<Json<RouteStats>, ApiEr
 /// Body of `GET /api/live` and of the `total` push.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Totals {
+    /// Grades stored, both routes.
     pub total: u64,
+    /// Grades stored per route.
     pub route_count: RouteCounts,
 }
 
+/// Grades stored in all and per route, from the Redis live state.
 pub async fn totals(state: &AppState) -> Result<Totals, ApiError> {
     let (total, route_count) = state.live.totals().await?;
     Ok(Totals { total, route_count })

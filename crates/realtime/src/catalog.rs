@@ -12,6 +12,7 @@ use crate::error::ApiError;
 /// How long a loaded catalog is trusted before it is read again.
 pub const CATALOG_TTL: Duration = Duration::from_secs(30);
 
+/// The catalog shared by every handler; clones share one cached copy.
 #[derive(Clone)]
 pub struct CatalogCache {
     pool: MySqlPool,
@@ -19,6 +20,7 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
+    /// An empty cache: the first [`get`](Self::get) reads MySQL.
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool, cached: Arc::new(Refreshed::new(CATALOG_TTL)) }
     }

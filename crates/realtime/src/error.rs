@@ -8,12 +8,23 @@ use serde::Serialize;
 /// Seconds a client is told to wait before retrying while a dependency is down.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
+/// Why a request (or a Socket.IO subscription) could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
     /// A query parameter (or Socket.IO field) broke a rule: 422 naming the field.
-    InvalidParameter { field: &'static str, message: String },
+    InvalidParameter {
+        /// The parameter's name.
+        field: &'static str,
+        /// What was wrong and what would be accepted.
+        message: String,
+    },
     /// MySQL or Redis cannot be reached right now: 503 with `Retry-After`.
-    Unavailable { dependency: &'static str, detail: String },
+    Unavailable {
+        /// `mysql` or `redis`.
+        dependency: &'static str,
+        /// The underlying error; logged, never sent to the client.
+        detail: String,
+    },
     /// A bug or an unexpected database answer: 500; details are logged, not sent.
     Internal(String),
 }
@@ -25,14 +36,17 @@ struct FieldError<'a> {
 }
 
 impl ApiError {
+    /// `field` broke a rule; `message` follows the field name in the sentence shown.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::InvalidParameter { field, message: message.into() }
     }
 
+    /// `field` is missing.
     pub fn required(field: &'static str) -> Self {
         Self::invalid(field, "is required")
     }
 
+    /// The HTTP status it is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidParameter { .. } => StatusCode::UNPROCESSABLE_ENTITY,

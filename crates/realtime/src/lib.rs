@@ -28,13 +28,16 @@ pub use error::ApiError;
 pub use live::Hub;
 pub use metrics::RealtimeMetrics;
 
+/// Command-line flags and environment of the `realtime` binary.
 #[derive(Debug, clap::Parser)]
 #[command(name = "realtime", version, about = "Dashboard backend: read-only HTTP API and Socket.IO live pushes")]
 pub struct Cli {
+    /// The service settings.
     #[command(flatten)]
     pub config: Config,
 }
 
+/// Settings of the realtime service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// HTTP port for the API, Socket.IO (/socket.io), /healthz, /readyz and /metrics.
@@ -55,6 +58,7 @@ pub struct Config {
     /// Most connections in the MySQL pool.
     #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
     pub mysql_max_connections: u32,
+    /// HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -62,10 +66,15 @@ pub struct Config {
 /// What handlers, Socket.IO and the background tasks share.
 #[derive(Clone)]
 pub struct AppState {
+    /// MySQL, read only: the summary tables and the newest grades.
     pub pool: MySqlPool,
+    /// Redis: live counters, latency buckets and the events channel.
     pub live: LiveStore,
+    /// Course codes `curso` parameters are checked against.
     pub catalog: CatalogCache,
+    /// The service's own metrics.
     pub metrics: RealtimeMetrics,
+    /// Pending pushes and subscription state.
     pub hub: Arc<Hub>,
 }
 
@@ -76,8 +85,11 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
     grades_kit::service_main("realtime", deadline, serve).await
 }
 
+/// The realtime service, bound and ready to [`run`](Self::run).
 pub struct Application {
     listener: TcpListener,
+    /// The listener's address, read once when bound.
+    local_addr: SocketAddr,
     router: axum::Router,
     state: AppState,
     io: SocketIo,
@@ -104,18 +116,20 @@ impl Application {
 
         let address = format!("{}:{}", config.bind_address, config.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        Ok(Self { listener, router, state, io, limits: config.http.limits() })
+        let local_addr = listener.local_addr().map_err(|e| format!("cannot read the address bound for {address}: {e}"))?;
+        Ok(Self { listener, local_addr, router, state, io, limits: config.http.limits() })
     }
 
+    /// The address it listens on (the actual port when built with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.local_addr
     }
 
     /// Serves until `shutdown`: then disconnects Socket.IO clients, stops accepting, finishes
     /// in-flight requests and ends the background tasks.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, router, state, io, limits } = self;
-        tracing::info!(address = %listener.local_addr()?, "realtime listening");
+        let Self { listener, local_addr, router, state, io, limits } = self;
+        tracing::info!(address = %local_addr, "realtime listening");
         let tasks = [
             tokio::spawn(live::run_subscriber(state.clone(), io.clone(), shutdown.wait())),
             tokio::spawn(live::run_flusher(state.clone(), io.clone(), shutdown.wait())),

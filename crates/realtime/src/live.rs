@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -52,7 +52,7 @@ pub struct Hub {
 impl Hub {
     /// Folds one event into the pending pushes.
     pub fn apply(&self, event: LiveEvent) {
-        let mut pending = self.pending.lock().expect("hub lock poisoned");
+        let mut pending = self.pending();
         pending.totals = Some(Totals { total: event.total, route_count: event.route_count });
         for count in event.students {
             pending.students.insert(params::room(&count.curso, &count.semestre, count.year), count);
@@ -65,7 +65,13 @@ impl Hub {
     }
 
     fn take(&self) -> Pending {
-        std::mem::take(&mut *self.pending.lock().expect("hub lock poisoned"))
+        std::mem::take(&mut *self.pending())
+    }
+
+    /// The pending pushes, locked. They are only coalesced values the next event supersedes, so
+    /// a lock poisoned by a panic is used as is rather than stopping every push.
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// True while the Redis events subscription is up (reported by `/readyz`).
@@ -188,7 +194,7 @@ fn handle_message(state: &AppState, payload: &[u8]) {
 /// After a lost subscription: pending total and the student counts of every watched room.
 async fn resync(state: &AppState, io: &SocketIo) {
     match api::totals(state).await {
-        Ok(totals) => state.hub.pending.lock().expect("hub lock poisoned").totals = Some(totals),
+        Ok(totals) => state.hub.pending().totals = Some(totals),
         Err(error) => tracing::warn!(%error, "could not read totals after reconnecting"),
     }
     let rooms = io.rooms().await.unwrap_or_default();
@@ -201,7 +207,7 @@ async fn resync(state: &AppState, io: &SocketIo) {
         match state.live.students(curso, semestre, year).await {
             Ok(students) => {
                 let count = StudentCount { curso: curso.to_owned(), semestre: semestre.to_owned(), year, students };
-                state.hub.pending.lock().expect("hub lock poisoned").students.insert(room.to_string(), count);
+                state.hub.pending().students.insert(room.to_string(), count);
             }
             Err(error) => tracing::warn!(%error, %room, "could not read students after reconnecting"),
         }

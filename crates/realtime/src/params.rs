@@ -12,6 +12,7 @@ use crate::error::ApiError;
 /// Most rows any list endpoint returns in one answer.
 pub const MAX_LIMIT: u32 = 100;
 
+/// A course code that is in the catalog.
 pub fn course(raw: &str, catalog: &Catalog) -> Result<CourseCode, ApiError> {
     let code = CourseCode::parse(raw).map_err(|message| ApiError::invalid("curso", message))?;
     if catalog.contains(&code) {
@@ -21,10 +22,12 @@ pub fn course(raw: &str, catalog: &Catalog) -> Result<CourseCode, ApiError> {
     }
 }
 
+/// A semester, `1S` or `2S`.
 pub fn semester(raw: &str) -> Result<Semester, ApiError> {
     Semester::parse(raw).map_err(|message| ApiError::invalid("semestre", message))
 }
 
+/// A year within [`Year::MIN`]..=[`Year::MAX`].
 pub fn year(raw: &str) -> Result<Year, ApiError> {
     let value: u64 = raw.trim().parse().map_err(|_| {
         ApiError::invalid("year", format!("must be a year like 2023 between {} and {} (got {raw:?})", Year::MIN, Year::MAX))
@@ -37,6 +40,7 @@ pub fn year(raw: &str) -> Result<Year, ApiError> {
 pub struct Query(HashMap<String, String>);
 
 impl Query {
+    /// The parameters as decoded from the query string.
     pub fn new(map: HashMap<String, String>) -> Self {
         Self(map)
     }
@@ -45,6 +49,7 @@ impl Query {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// `curso`, checked against `catalog`.
     pub fn course(&self, catalog: &Catalog) -> Result<Option<CourseCode>, ApiError> {
         self.get("curso").map(|raw| course(raw, catalog)).transpose()
     }
@@ -56,14 +61,17 @@ impl Query {
         course(raw, &*catalog.get().await?).map(Some)
     }
 
+    /// `semestre`.
     pub fn semester(&self) -> Result<Option<Semester>, ApiError> {
         self.get("semestre").map(semester).transpose()
     }
 
+    /// `year`.
     pub fn year(&self) -> Result<Option<Year>, ApiError> {
         self.get("year").map(year).transpose()
     }
 
+    /// `limit`, from 1 to [`MAX_LIMIT`]; `default` when absent.
     pub fn limit(&self, default: u32) -> Result<u32, ApiError> {
         let Some(raw) = self.get("limit") else { return Ok(default) };
         raw.parse::<u32>()
@@ -81,6 +89,7 @@ impl Query {
     }
 }
 
+/// The value of a parameter the endpoint cannot do without.
 pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::required(field))
 }
@@ -88,8 +97,11 @@ pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ApiError>
 /// A validated `subscribe_students` selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StudentsSelection {
+    /// A course in the catalog.
     pub curso: CourseCode,
+    /// Semester.
     pub semestre: Semester,
+    /// Year.
     pub year: Year,
 }
 
@@ -116,8 +128,10 @@ impl StudentsSelection {
     }
 }
 
+/// Start of every `students` room name: other rooms are not this service's.
 pub const STUDENTS_ROOM_PREFIX: &str = "students:";
 
+/// The Socket.IO room of a course term's `students` pushes.
 pub fn room(curso: &str, semestre: &str, year: u16) -> String {
     format!("{STUDENTS_ROOM_PREFIX}{curso}:{semestre}:{year}")
 }

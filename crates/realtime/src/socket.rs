@@ -13,6 +13,7 @@ use crate::live::RECENT_PUSH_MAX;
 use crate::params::{StudentsSelection, STUDENTS_ROOM_PREFIX};
 use crate::{api, AppState};
 
+/// Attaches the connect and `subscribe_students` handlers to the default namespace.
 pub fn register(io: &SocketIo) {
     // Handlers are attached in the middleware, which runs before the client is told it is
     // connected, so a `subscribe_students` sent right after connecting is never missed.

@@ -4,6 +4,9 @@
 //!
 //! Needs TEST_MYSQL_URL and TEST_REDIS_URL (see grades-testkit); without them every test fails.
 
+// Test helpers may panic: a failed setup step fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! `spawn_app(route)`: the real services of one route, in-process on port 0, against a fresh
 //! database and Redis key space of their own.
 
+// Test support: a failure here is a failing test, reported by its panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use grades_domain::Route;
@@ -9,23 +12,31 @@ use grades_kit::Shutdown;
 use grades_testkit::{TcpProxy, TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
 
+/// One route's services, running in this test process.
 pub struct TestApp {
+    /// The route.
     pub route: Route,
     /// Base URL of the HTTP service taking POST /grades for this route.
     pub base_url: String,
     /// grpc-server addresses (route grpc only).
     pub grpc_url: Option<String>,
+    /// grpc-server's HTTP port (health, metrics), route grpc only.
     pub grpc_admin_url: Option<String>,
+    /// The test's own database.
     pub db: TestDatabase,
+    /// The test's own Redis key space.
     pub redis: TestRedis,
     /// MySQL and Redis as the services see them, through proxies a test can stop.
     pub mysql_proxy: TcpProxy,
+    /// Redis as the services see it, through a proxy a test can stop.
     pub redis_proxy: TcpProxy,
+    /// A client for the test's requests.
     pub http: reqwest::Client,
     shutdown: Shutdown,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
+/// Starts `route` (rest: rest-api; grpc: grpc-server and grpc-client) on port 0.
 pub async fn spawn_app(route: Route) -> TestApp {
     let db = TestDatabase::create().await;
     let redis = TestRedis::new().await;
@@ -54,15 +65,21 @@ pub async fn spawn_app(route: Route) -> TestApp {
 /// Both routes at once on one database and Redis key space: two writing processes, two
 /// projectors competing to lead, as in production.
 pub struct BothRoutes {
+    /// rest-api's base URL.
     pub rest_url: String,
+    /// grpc-client's base URL.
     pub grpc_url: String,
+    /// The shared database.
     pub db: TestDatabase,
+    /// The shared Redis key space.
     pub redis: TestRedis,
+    /// A client for the test's requests.
     pub http: reqwest::Client,
     shutdown: Shutdown,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
+/// Starts both routes on one database and key space.
 pub async fn spawn_both_routes() -> BothRoutes {
     let db = TestDatabase::create().await;
     let redis = TestRedis::new().await;
@@ -76,6 +93,7 @@ pub async fn spawn_both_routes() -> BothRoutes {
 }
 
 impl BothRoutes {
+    /// The base URL taking `POST /grades` for `route`.
     pub fn url(&self, route: Route) -> &str {
         match route {
             Route::Rest => &self.rest_url,
@@ -156,10 +174,12 @@ async fn join_services(tasks: impl Iterator<Item = JoinHandle<std::io::Result<()
 }
 
 impl TestApp {
+    /// `POST /grades` with a JSON body.
     pub async fn post_grade(&self, body: &serde_json::Value) -> reqwest::Response {
         self.http.post(format!("{}/grades", self.base_url)).json(body).send().await.expect("POST /grades")
     }
 
+    /// `POST /grades` with any content type, body and Idempotency-Key.
     pub async fn post_raw(&self, content_type: Option<&str>, body: impl Into<reqwest::Body>, key: Option<&str>) -> reqwest::Response {
         let mut request = self.http.post(format!("{}/grades", self.base_url)).body(body);
         if let Some(content_type) = content_type {
@@ -171,10 +191,12 @@ impl TestApp {
         request.send().await.expect("POST /grades")
     }
 
+    /// `GET` a path of the route's HTTP service.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.base_url)).send().await.expect("GET")
     }
 
+    /// Starts the services' shutdown without waiting for it.
     pub fn trigger_shutdown(&self) {
         self.shutdown.trigger();
     }

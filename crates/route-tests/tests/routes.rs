@@ -1,6 +1,9 @@
 //! Both ingestion routes held to one contract (docs/CONTRACTS.md), against real MySQL and Redis.
 //! Every test runs against route "grpc" (grpc-client -> grpc-server) and route "rest" (rest-api).
 
+// Test helpers may panic: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::time::Duration;
 

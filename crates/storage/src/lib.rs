@@ -5,6 +5,7 @@
 //! - [`mysql`]: connection pool, migrations, error classification, the course catalog.
 //! - [`writer`]: the group-commit writer both ingestion routes store through.
 //! - [`summary`]: what a run of grades changes in the summary tables (pure).
+//! - [`projection`]: the projections, their watermarks and how far each lags.
 //! - [`projector`]: folds committed grades into the summaries, exactly once, one replica at a time.
 //! - [`live_sync`]: keeps the Redis live state equal to the summaries.
 //! - [`stats`]: the dashboard's read queries.
@@ -14,6 +15,7 @@ pub mod live_sync;
 pub mod metrics;
 pub mod mysql;
 mod plan;
+pub mod projection;
 pub mod projector;
 mod rows;
 pub mod stats;

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::metrics::LiveSyncMetrics;
-use crate::projector::{Folded, Projection};
+use crate::projection::{read_status, Folded, Projection};
 use crate::rows::{into_grades, GradeRow, GRADE_COLUMNS};
 use crate::summary::{read_route_counts, read_student_counts};
 
@@ -47,6 +47,7 @@ pub struct LiveSync {
 }
 
 impl LiveSync {
+    /// A sync writing to `live`; it starts with the projector ([`crate::projector::spawn`]).
     pub fn new(live: LiveStore, metrics: LiveSyncMetrics) -> Self {
         Self { live, metrics }
     }
@@ -190,7 +191,7 @@ struct Snapshot {
 async fn read_snapshot(connection: &mut MySqlConnection) -> Result<Snapshot, sqlx::Error> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *connection).await?;
     let mut tx = connection.begin().await?;
-    let status = crate::projector::read_status(&mut *tx).await?;
+    let status = read_status(&mut *tx).await?;
     let applied_id = status.get(Projection::Terms).map_or(0, |terms| terms.applied_id);
     let route_count = read_route_counts(&mut tx).await?;
     let students = read_student_counts(&mut tx, &[]).await?;

@@ -10,42 +10,60 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::projector::{Projection, ProjectionStatus};
+use crate::projection::{Projection, ProjectionStatus};
 
 /// Every storage metric of a writing process: the writer's, the projector's, the live sync's.
 #[derive(Clone)]
 pub struct StorageMetrics {
+    /// Grades per committed batch.
     pub batch_size: Histogram,
+    /// Time to write and commit one batch.
     pub batch_commit_seconds: Histogram,
+    /// Batches run again after a deadlock, lock wait timeout, key race or stale connection.
     pub batch_retries: Counter,
+    /// The projector's metrics.
     pub projector: ProjectorMetrics,
+    /// The Redis live sync's metrics.
     pub live_sync: LiveSyncMetrics,
 }
 
+/// The label of per-projection metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProjectionLabel {
+    /// [`Projection::name`].
     pub projection: &'static str,
 }
 
+/// The projector's metrics, per projection where labelled.
 #[derive(Clone)]
 pub struct ProjectorMetrics {
+    /// 1 while this process folds the projection, else 0.
     pub leader: Family<ProjectionLabel, Gauge>,
+    /// The projection's watermark: highest grade id folded.
     pub applied_id: Family<ProjectionLabel, Gauge>,
+    /// Committed grades not folded yet.
     pub lag_ids: Family<ProjectionLabel, Gauge>,
+    /// Age of the oldest grade not folded yet.
     pub lag_seconds: Family<ProjectionLabel, Gauge<f64, AtomicU64>>,
+    /// Grades per fold.
     pub fold_grades: Family<ProjectionLabel, Histogram>,
+    /// Time of one fold transaction.
     pub fold_seconds: Family<ProjectionLabel, Histogram>,
+    /// Folds rolled back (connection lost, database error).
     pub failures: Counter,
+    /// Fold notices the live sync's queue could not take (it rebuilds instead).
     pub live_notices_dropped: Counter,
 }
 
 impl ProjectorMetrics {
+    /// Records one committed fold of `projection`.
     pub fn observe_fold(&self, projection: Projection, grades: u64, took: Duration) {
         let label = ProjectionLabel { projection: projection.name() };
         self.fold_grades.get_or_create(&label).observe(grades as f64);
         self.fold_seconds.get_or_create(&label).observe(took.as_secs_f64());
     }
 
+    /// Sets the watermark and lag gauges from a status read.
     pub fn record_lag(&self, status: &ProjectionStatus) {
         let label = ProjectionLabel { projection: status.projection.name() };
         self.applied_id.get_or_create(&label).set(status.applied_id as i64);
@@ -54,10 +72,14 @@ impl ProjectorMetrics {
     }
 }
 
+/// The Redis live sync's metrics.
 #[derive(Clone)]
 pub struct LiveSyncMetrics {
+    /// The projector watermark the Redis live state equals.
     pub synced_id: Gauge,
+    /// Live state rebuilt from the summary tables.
     pub rebuilds: Counter,
+    /// Redis writes that failed (a rebuild follows).
     pub failures: Counter,
 }
 
@@ -70,6 +92,7 @@ fn sizes() -> Histogram {
 }
 
 impl StorageMetrics {
+    /// Metrics at zero, not registered yet.
     pub fn new() -> Self {
         Self {
             batch_size: sizes(),
@@ -89,6 +112,7 @@ impl StorageMetrics {
         }
     }
 
+    /// Adds every storage metric to the process registry.
     pub fn register(&self, registry: &mut Registry) {
         registry.register("grades_batch_size", "Grades committed per MySQL transaction", self.batch_size.clone());
         registry.register("grades_batch_commit_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());

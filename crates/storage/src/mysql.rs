@@ -1,3 +1,5 @@
+//! The MySQL side every service shares: the pool, migrations, error classification, the catalog.
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -8,8 +10,10 @@ use sqlx::ConnectOptions;
 /// Migrations embedded from the workspace `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
+/// How a service's MySQL pool is sized and how long a request waits on it.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
+    /// Most connections the pool opens.
     pub max_connections: u32,
     /// How long a request may wait for a connection before it is answered 503.
     pub acquire_timeout: Duration,
@@ -58,19 +62,26 @@ const MIGRATION_LOCK_WAIT_SECONDS: u64 = 120;
 /// Why migrations could not be applied, worded for the person who has to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
+    /// MySQL did not answer: not running, wrong address, or refusing connections.
     #[error("MySQL cannot be reached ({0}); is it running? (see README: Quick start)")]
     Unreachable(sqlx::Error),
+    /// Another process held the migration lock for longer than this one waits.
     #[error(
         "another process has held this database's migration lock for {MIGRATION_LOCK_WAIT_SECONDS} s; if none is migrating, \
          end the MySQL session that holds it (SHOW PROCESSLIST, then KILL <id>)"
     )]
     LockTimeout,
+    /// A migration stopped halfway and is marked dirty; it needs fixing by hand.
     #[error(
         "migration {version} was interrupted and is partially applied (MySQL cannot roll back schema changes). Compare the \
          schema with migrations/{version}_*.sql, finish or undo it by hand, then let it run again with: \
          DELETE FROM _sqlx_migrations WHERE version = {version} AND success = 0;"
     )]
-    Interrupted { version: i64 },
+    Interrupted {
+        /// The dirty migration's version (its file name prefix).
+        version: i64,
+    },
+    /// Any other migration failure (a bad statement, a checksum mismatch).
     #[error("{0}")]
     Failed(sqlx::migrate::MigrateError),
 }
@@ -109,10 +120,12 @@ pub async fn migrate(pool: &MySqlPool) -> Result<(), MigrationError> {
     })
 }
 
+/// Runs a trivial query: succeeds only when MySQL answers (readiness checks).
 pub async fn ping(pool: &MySqlPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
+/// The course catalog, read once at start-up.
 pub async fn load_catalog(pool: &MySqlPool) -> Result<Catalog, sqlx::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT code, name FROM courses ORDER BY code").fetch_all(pool).await?;
     Ok(Catalog::new(rows.into_iter().filter_map(|(code, name)| {

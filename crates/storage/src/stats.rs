@@ -8,15 +8,21 @@ use sqlx::{MySql, MySqlPool, QueryBuilder};
 use crate::rows::{into_grades, GradeRow, GRADE_COLUMNS};
 use crate::summary::{ALL_SEMESTERS, ALL_YEARS};
 
+/// Which grades [`list_grades`] returns; `None` fields match every value.
 #[derive(Debug, Clone, Default)]
 pub struct GradeFilter {
+    /// Only grades of this course.
     pub curso: Option<CourseCode>,
+    /// Only grades of this semester.
     pub semestre: Option<Semester>,
+    /// Only grades of this year.
     pub year: Option<Year>,
 }
 
+/// One page of the grade list, newest first.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GradePage {
+    /// The grades of this page.
     pub items: Vec<StoredGrade>,
     /// Pass back as `cursor` for the next (older) page; `None` on the last page.
     pub next_cursor: Option<String>,
@@ -47,15 +53,22 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
     Ok(GradePage { items, next_cursor })
 }
 
+/// Passed and failed grades of a course in a semester, of one year or of all years.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PassFail {
+    /// Course code.
     pub curso: String,
+    /// Semester.
     pub semestre: String,
+    /// The year asked for; `None` for all years.
     pub year: Option<u16>,
+    /// Grades at or above the passing mark.
     pub passed: u64,
+    /// Grades below the passing mark.
     pub failed: u64,
 }
 
+/// Pass/fail counts of a course term from `course_term_stats` (zeros when it has no grades).
 pub async fn pass_fail(pool: &MySqlPool, curso: &CourseCode, semestre: Semester, year: Option<Year>) -> Result<PassFail, sqlx::Error> {
     let row: Option<(u64, u64)> = sqlx::query_as(
         "SELECT CAST(passed AS UNSIGNED), CAST(failed AS UNSIGNED) FROM course_term_stats WHERE curso = ? AND semestre = ? AND year = ?",
@@ -69,10 +82,14 @@ pub async fn pass_fail(pool: &MySqlPool, curso: &CourseCode, semestre: Semester,
     Ok(PassFail { curso: curso.as_str().to_owned(), semestre: semestre.as_str().to_owned(), year: year.map(Year::get), passed, failed })
 }
 
+/// A course and how many distinct students it has in the term asked for.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CourseStudents {
+    /// Course code.
     pub curso: String,
+    /// Course name from the catalog.
     pub name: String,
+    /// Distinct students with a grade in it.
     pub students: u64,
 }
 
@@ -90,11 +107,16 @@ pub async fn top_courses(pool: &MySqlPool, semestre: Semester, year: Option<Year
     Ok(rows.into_iter().map(|(curso, name, students)| CourseStudents { curso, name, students }).collect())
 }
 
+/// A student's average grade over the grades selected.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StudentAverage {
+    /// Student id.
     pub carnet: u64,
+    /// Student name, as on their grades.
     pub nombre: String,
+    /// Mean grade, rounded to two decimals.
     pub average: f64,
+    /// Grades the average is over.
     pub grades: u64,
 }
 
@@ -131,6 +153,6 @@ pub async fn grades_per_route(pool: &MySqlPool) -> Result<Vec<(String, u64)>, sq
 }
 
 /// How far the summaries are behind the committed grades (the projector's lag).
-pub async fn projector_status(pool: &MySqlPool) -> Result<crate::projector::ProjectorStatus, sqlx::Error> {
-    crate::projector::read_status(pool).await
+pub async fn projector_status(pool: &MySqlPool) -> Result<crate::projection::ProjectorStatus, sqlx::Error> {
+    crate::projection::read_status(pool).await
 }

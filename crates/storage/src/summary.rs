@@ -33,15 +33,19 @@ pub type Term = (String, String, u16);
 /// Grade ids `first..=last`, all committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdRange {
+    /// First id of the range.
     pub first: u64,
+    /// Last id of the range (inclusive).
     pub last: u64,
 }
 
 impl IdRange {
+    /// Ids in the range.
     pub fn len(&self) -> u64 {
         self.last + 1 - self.first
     }
 
+    /// True when `last < first`.
     pub fn is_empty(&self) -> bool {
         self.last < self.first
     }
@@ -61,8 +65,11 @@ pub struct TermsFolded {
 /// Counts of one `course_term_stats` row to add.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TermCounts {
+    /// Students new to the term.
     pub students: u64,
+    /// Passing grades.
     pub passed: u64,
+    /// Failing grades.
     pub failed: u64,
 }
 

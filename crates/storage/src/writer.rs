@@ -29,13 +29,18 @@ use crate::metrics::StorageMetrics;
 use crate::mysql::{is_retryable, is_unavailable, mysql_code};
 use crate::plan::{assign_ids, inserts, plan_batch, Plan};
 
+/// One grade to store, as a route received it.
 #[derive(Debug, Clone)]
 pub struct StoreRequest {
+    /// The validated grade.
     pub grade: NewGrade,
+    /// The ingestion route it came through (counted per route).
     pub route: Route,
+    /// The client's `Idempotency-Key`: a retry with it is answered with the first outcome.
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
+/// What storing a grade did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOutcome {
     /// Newly committed under this id.
@@ -45,6 +50,7 @@ pub enum StoreOutcome {
 }
 
 impl StoreOutcome {
+    /// The grade's id, new or replayed.
     pub fn id(self) -> u64 {
         match self {
             Self::Created(id) | Self::Replayed(id) => id,
@@ -52,18 +58,24 @@ impl StoreOutcome {
     }
 }
 
+/// Why a grade was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
+    /// MySQL cannot be reached, or the outcome is unknown: the client may retry (same key).
     #[error("the database is unreachable: {0}")]
     Unavailable(String),
+    /// The idempotency key (carried) already stored a different grade.
     #[error("Idempotency-Key {0:?} was already used for a different grade")]
     IdempotencyConflict(String),
+    /// MySQL refused the batch for another reason (a bug, a bad statement).
     #[error("the grade could not be stored: {0}")]
     Internal(String),
+    /// The writer has stopped taking requests.
     #[error("the service is shutting down")]
     ShuttingDown,
 }
 
+/// Batch sizes, queue length, retries and pipelining of the writer.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
     /// Most grades in one transaction (9 placeholders each: far under MySQL's 65,535).
@@ -102,6 +114,7 @@ pub struct GradeWriter {
 pub type CommittedIds = watch::Receiver<u64>;
 
 impl GradeWriter {
+    /// Starts the writer task: its handle, the committed-id watch and the task to await on shutdown.
     pub fn spawn(pool: MySqlPool, metrics: StorageMetrics, config: WriterConfig) -> (Self, CommittedIds, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let (committed, committed_ids) = watch::channel(0);
@@ -109,6 +122,7 @@ impl GradeWriter {
         (Self { queue }, committed_ids, task)
     }
 
+    /// Queues one grade and waits until its batch commits (or fails).
     pub async fn store(&self, request: StoreRequest) -> Result<StoreOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Pending { request, reply }).await.map_err(|_| StoreError::ShuttingDown)?;

@@ -4,6 +4,9 @@
 //! otherwise from testcontainers when a Docker engine is reachable. With neither, tests fail with
 //! a message saying how to provide one: a test never passes by skipping.
 
+// Test support: a failure here is a failing test, reported by its panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod proxy;
 mod summaries;
 
@@ -129,6 +132,7 @@ impl TestDatabase {
         &self.server_url
     }
 
+    /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -138,6 +142,7 @@ impl TestDatabase {
         &self.pool
     }
 
+    /// The single integer `sql` selects (a `COUNT(*)` or a signed cast).
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
@@ -177,6 +182,7 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
+    /// A fresh prefix on the test Redis, which must answer.
     pub async fn new() -> Self {
         let url = redis_url().await;
         let client = redis::Client::open(url.as_str()).expect("valid TEST_REDIS_URL");
@@ -188,14 +194,17 @@ impl TestRedis {
         Self { url, prefix: format!("test:{}:", unique_suffix()) }
     }
 
+    /// The Redis URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// This test's key prefix (`REDIS_PREFIX`).
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
+    /// A connection for the test's own reads and writes.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.url.as_str()).expect("redis url").get_multiplexed_async_connection().await.expect("redis connection")
     }

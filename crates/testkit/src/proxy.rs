@@ -13,6 +13,7 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
+    /// A proxy on a free local port, forwarding to `target`.
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let listen = listener.local_addr().expect("proxy address");
@@ -40,6 +41,7 @@ impl TcpProxy {
         format!("{scheme}://{credentials}{}{path}", self.listen)
     }
 
+    /// Where the proxy listens.
     pub fn addr(&self) -> SocketAddr {
         self.listen
     }
