@@ -83,6 +83,23 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// A grade's fields as typed values, not yet validated: how they arrive over gRPC.
+#[derive(Debug, Clone, Copy)]
+pub struct GradeParts<'a> {
+    /// Student id.
+    pub carnet: u64,
+    /// Student name.
+    pub nombre: &'a str,
+    /// Course code.
+    pub curso: &'a str,
+    /// Grade.
+    pub nota: u64,
+    /// `1S` or `2S`.
+    pub semestre: &'a str,
+    /// Academic year.
+    pub year: u64,
+}
+
 /// A grade that passed every rule, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NewGrade {
@@ -121,22 +138,14 @@ impl NewGrade {
     }
 
     /// Validates typed fields (as they arrive over gRPC) with the same rules as [`Self::from_json`].
-    pub fn from_parts(
-        carnet: u64,
-        nombre: &str,
-        curso: &str,
-        nota: u64,
-        semestre: &str,
-        year: u64,
-        catalog: &Catalog,
-    ) -> Result<Self, ValidationErrors> {
+    pub fn from_parts(parts: &GradeParts<'_>, catalog: &Catalog) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let carnet = checked(&mut errors, "carnet", Carnet::new(carnet));
-        let nombre = checked(&mut errors, "nombre", StudentName::parse(nombre));
-        let curso = checked(&mut errors, "curso", CourseCode::parse(curso).and_then(|code| known_course(code, catalog)));
-        let nota = checked(&mut errors, "nota", Nota::new(nota));
-        let semestre = checked(&mut errors, "semestre", Semester::parse(semestre));
-        let year = checked(&mut errors, "year", Year::new(year));
+        let carnet = checked(&mut errors, "carnet", Carnet::new(parts.carnet));
+        let nombre = checked(&mut errors, "nombre", StudentName::parse(parts.nombre));
+        let curso = checked(&mut errors, "curso", CourseCode::parse(parts.curso).and_then(|code| known_course(code, catalog)));
+        let nota = checked(&mut errors, "nota", Nota::new(parts.nota));
+        let semestre = checked(&mut errors, "semestre", Semester::parse(parts.semestre));
+        let year = checked(&mut errors, "year", Year::new(parts.year));
         match (carnet, nombre, curso, nota, semestre, year) {
             (Some(carnet), Some(nombre), Some(curso), Some(nota), Some(semestre), Some(year)) => {
                 Ok(Self { carnet, nombre, curso, nota, semestre, year })
@@ -279,8 +288,10 @@ mod tests {
     #[test]
     fn typed_fields_follow_the_same_rules() {
         let catalog = catalog();
-        assert!(NewGrade::from_parts(1, "Ana", "so1", 90, "2S", 2023, &catalog).is_ok());
-        let errors = NewGrade::from_parts(0, " ", "XX", 101, "3S", 1800, &catalog).unwrap_err();
+        let parts = GradeParts { carnet: 1, nombre: "Ana", curso: "so1", nota: 90, semestre: "2S", year: 2023 };
+        assert!(NewGrade::from_parts(&parts, &catalog).is_ok());
+        let parts = GradeParts { carnet: 0, nombre: " ", curso: "XX", nota: 101, semestre: "3S", year: 1800 };
+        let errors = NewGrade::from_parts(&parts, &catalog).unwrap_err();
         assert_eq!(errors.fields().collect::<Vec<_>>(), ["carnet", "nombre", "curso", "nota", "semestre", "year"]);
     }
 

@@ -13,5 +13,5 @@ mod stored;
 pub use catalog::{Catalog, Course};
 pub use error::IngestError;
 pub use fields::{Carnet, CourseCode, IdempotencyKey, Nota, Semester, StudentName, Year, PASSING_NOTA};
-pub use grade::{FieldError, NewGrade, Route, ValidationErrors};
+pub use grade::{FieldError, GradeParts, NewGrade, Route, ValidationErrors};
 pub use stored::StoredGrade;

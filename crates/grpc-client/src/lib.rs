@@ -9,46 +9,31 @@ use std::time::Duration;
 use futures::FutureExt;
 use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
-use grades_kit::{health_router, within_a_second, HttpArgs, HttpLimits, HttpMetrics, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
+use grades_kit::{health_router, within_a_second, HttpArgs, HttpMetrics, HttpServer, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
 use grades_live::latency::LatencyRecorder;
-use grades_live::LiveStore;
+use grades_live::{LiveStore, RedisArgs};
 use grades_proto::error_from_status;
 use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
 use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
-use tokio::net::TcpListener;
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-/// Command-line flags and environment of the `grpc-client` binary.
-#[derive(Debug, clap::Parser)]
+/// Settings of the grpc-client service: its flags, each with an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
 #[command(name = "grpc-client", version, about = "Route 1 (grpc), HTTP side: forwards POST /grades over gRPC to grpc-server")]
-pub struct Cli {
-    /// The service settings.
-    #[command(flatten)]
-    pub config: Config,
-}
-
-/// Settings of the grpc-client service.
-#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// HTTP port for POST /grades, /healthz, /readyz and /metrics.
     #[arg(long, env = "PORT", default_value_t = 8001)]
     pub port: u16,
-    /// Address to listen on.
-    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
-    pub bind_address: String,
     /// grpc-server address.
     #[arg(long, env = "GRPC_SERVER_URL", default_value = "http://127.0.0.1:50051")]
     pub grpc_server_url: String,
-    /// Redis URL, for the route's shared latency figures.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// Prefix of every Redis key.
-    #[arg(long, env = "REDIS_PREFIX", default_value = "grades:")]
-    pub redis_prefix: String,
+    /// Redis, for the route's shared latency figures.
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Deadline of one forwarded call, in milliseconds.
     #[arg(long, env = "GRPC_TIMEOUT_MS", default_value_t = 10_000)]
     pub grpc_timeout_ms: u64,
@@ -56,7 +41,7 @@ pub struct Config {
     /// (point it at a headless Kubernetes Service so new grpc-server replicas get traffic).
     #[arg(long, env = "GRPC_BALANCE_DNS", default_value_t = false, action = clap::ArgAction::Set)]
     pub grpc_balance_dns: bool,
-    /// HTTP timeouts, connection limit and drain deadline.
+    /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -192,21 +177,18 @@ impl GradeSink for GrpcSink {
 }
 
 /// The `grpc-client` process.
-pub async fn main(cli: Cli) -> std::process::ExitCode {
-    let deadline = cli.config.http.limits().drain_deadline;
-    let serve = |shutdown| async move { Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()) };
+pub async fn main(config: Config) -> std::process::ExitCode {
+    let deadline = config.http.limits().drain_deadline;
+    let serve = |shutdown| async move { Application::build(config).await?.run(shutdown).await.map_err(|e| e.to_string()) };
     grades_kit::service_main("grpc-client", deadline, serve).await
 }
 
 /// The grpc-client service, bound and ready to [`run`](Self::run).
 pub struct Application {
-    listener: TcpListener,
-    /// The listener's address, read once when bound.
-    local_addr: SocketAddr,
+    http: HttpServer,
     router: axum::Router,
     live: LiveStore,
     latency: LatencyRecorder,
-    limits: HttpLimits,
 }
 
 impl Application {
@@ -216,7 +198,7 @@ impl Application {
         let http_metrics = HttpMetrics::register(&mut registry);
         let sink =
             Arc::new(GrpcSink::new(&config.grpc_server_url, Duration::from_millis(config.grpc_timeout_ms), config.grpc_balance_dns)?);
-        let live = LiveStore::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        let live = config.redis.store()?;
         let latency = LatencyRecorder::default();
 
         let (probe, redis) = (sink.clone(), live.clone());
@@ -231,25 +213,22 @@ impl Application {
             .boxed()
         });
         let router = grades_router(sink, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
-        let address = format!("{}:{}", config.bind_address, config.port);
-        let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        let local_addr = listener.local_addr().map_err(|e| format!("cannot read the address bound for {address}: {e}"))?;
-        Ok(Self { listener, local_addr, router, live, latency, limits: config.http.limits() })
-    }
-
-    /// The address it listens on (the actual port when built with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        let http = HttpServer::bind(&config.http, config.port).await?;
+        Ok(Self { http, router, live, latency })
     }
 
     /// Serves until `shutdown`, then finishes in-flight requests and flushes the latency figures.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, local_addr, router, live, latency, limits } = self;
-        tracing::info!(address = %local_addr, "grpc-client listening");
+        let Self { http, router, live, latency } = self;
         let flusher = tokio::spawn(latency.run_flusher(live, shutdown.wait()));
-        let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
+        let served = http.serve("grpc-client", router, shutdown.wait()).await;
         let _ = flusher.await;
         tracing::info!("grpc-client stopped");
         served
+    }
+
+    /// The address it listens on (the actual port when built with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http.local_addr()
     }
 }

@@ -4,10 +4,10 @@
 
 use std::net::SocketAddr;
 
-use grades_domain::{IdempotencyKey, IngestError, Route};
+use grades_domain::{GradeParts, IdempotencyKey, IngestError, Route};
 use grades_ingest::runtime::MysqlProbe;
-use grades_ingest::{IngestService, StorageArgs, StorageRuntime};
-use grades_kit::{health_router, HttpArgs, HttpLimits, MetricsRegistry, Shutdown};
+use grades_ingest::{IngestService, StorageRuntime, StoringArgs};
+use grades_kit::{health_router, HttpLimits, HttpServer, MetricsRegistry, Shutdown};
 use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
 use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
@@ -16,29 +16,9 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
-/// Command-line flags and environment of the `grpc-server` binary.
-#[derive(Debug, clap::Parser)]
+/// Settings of the grpc-server service: its flags, each with an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
 #[command(name = "grpc-server", version, about = "Route 1 (grpc), server side: stores grades received over gRPC")]
-pub struct Cli {
-    /// A one-shot task instead of serving.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// The service settings.
-    #[command(flatten)]
-    pub config: Config,
-}
-
-/// One-shot maintenance tasks.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
-    Migrate,
-    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`).
-    Reconcile,
-}
-
-/// Settings of the grpc-server service.
-#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// gRPC port (GradeIngestion and grpc.health.v1.Health).
     #[arg(long, env = "GRPC_PORT", default_value_t = 50051)]
@@ -46,26 +26,16 @@ pub struct Config {
     /// HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "PORT", default_value_t = 8011)]
     pub port: u16,
-    /// Address to listen on.
-    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
-    pub bind_address: String,
-    /// MySQL, Redis, writer and projector settings.
+    /// Storage and HTTP settings every storing service shares.
     #[command(flatten)]
-    pub storage: StorageArgs,
-    /// HTTP timeouts, connection limit and drain deadline.
-    #[command(flatten)]
-    pub http: HttpArgs,
+    pub shared: StoringArgs,
 }
 
 /// The `grpc-server` process: serve, or run one of its subcommands.
-pub async fn main(cli: Cli) -> std::process::ExitCode {
-    let deadline = cli.config.http.limits().drain_deadline;
-    grades_kit::service_main("grpc-server", deadline, |shutdown| async move {
-        match cli.command {
-            Some(Command::Migrate) => grades_ingest::runtime::migrate_only(&cli.config.storage).await,
-            Some(Command::Reconcile) => grades_ingest::runtime::reconcile_only(&cli.config.storage).await,
-            None => Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()),
-        }
+pub async fn main(config: Config) -> std::process::ExitCode {
+    let shared = config.shared.clone();
+    grades_ingest::runtime::storing_main("grpc-server", &shared, |shutdown| async move {
+        Application::build(config).await?.run(shutdown).await.map_err(|e| e.to_string())
     })
     .await
 }
@@ -87,10 +57,15 @@ impl GradeIngestion for GrpcIngestion {
                 "" => None,
                 raw => Some(IdempotencyKey::parse(raw).map_err(|message| IngestError::invalid("Idempotency-Key", message))?),
             };
-            let grade = self
-                .service
-                .validate_parts(grade.carnet, &grade.nombre, &grade.curso, u64::from(grade.nota), &grade.semestre, u64::from(grade.year))
-                .await?;
+            let parts = GradeParts {
+                carnet: grade.carnet,
+                nombre: &grade.nombre,
+                curso: &grade.curso,
+                nota: u64::from(grade.nota),
+                semestre: &grade.semestre,
+                year: u64::from(grade.year),
+            };
+            let grade = self.service.validate_parts(&parts).await?;
             self.service.ingest(grade, key).await
         }
         .await;
@@ -152,10 +127,9 @@ async fn report_mysql(reporter: &tonic_health::server::HealthReporter, up: bool,
 /// The grpc-server service, both ports bound, ready to [`run`](Self::run).
 pub struct Application {
     grpc_listener: TcpListener,
-    http_listener: TcpListener,
-    /// The listeners' addresses, read once when bound.
+    /// The gRPC listener's address, read once when bound.
     grpc_addr: SocketAddr,
-    http_addr: SocketAddr,
+    http: HttpServer,
     http_router: axum::Router,
     storage: StorageRuntime,
     service: IngestService,
@@ -168,32 +142,20 @@ impl Application {
         let mut registry = MetricsRegistry::new();
         let storage_metrics = StorageMetrics::new();
         storage_metrics.register(registry.registry_mut());
-        let storage = StorageRuntime::start(&config.storage, storage_metrics).await?;
+        let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
         let service = IngestService::new(Route::Grpc, storage.pool.clone(), storage.writer.clone());
         let http_router = health_router(storage.readiness(), registry.freeze());
-        let grpc_address = format!("{}:{}", config.bind_address, config.grpc_port);
+        let grpc_address = format!("{}:{}", config.shared.http.bind_address, config.grpc_port);
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
-        let http_address = format!("{}:{}", config.bind_address, config.port);
-        let http_listener = TcpListener::bind(&http_address).await.map_err(|e| format!("cannot listen on {http_address}: {e}"))?;
         let grpc_addr = grpc_listener.local_addr().map_err(|e| format!("cannot read the address bound for {grpc_address}: {e}"))?;
-        let http_addr = http_listener.local_addr().map_err(|e| format!("cannot read the address bound for {http_address}: {e}"))?;
-        Ok(Self { grpc_listener, http_listener, grpc_addr, http_addr, http_router, storage, service, limits: config.http.limits() })
-    }
-
-    /// The gRPC address (the actual port when built with port 0).
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
-    }
-
-    /// The HTTP address of `/healthz`, `/readyz` and `/metrics`.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http_addr
+        let http = HttpServer::bind(&config.shared.http, config.port).await?;
+        Ok(Self { grpc_listener, grpc_addr, http, http_router, storage, service, limits: config.shared.http.limits() })
     }
 
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { grpc_listener, http_listener, grpc_addr, http_addr, http_router, storage, service, limits } = self;
-        tracing::info!(grpc = %grpc_addr, http = %http_addr, "grpc-server listening");
+        let Self { grpc_listener, grpc_addr, http, http_router, storage, service, limits } = self;
+        tracing::info!(grpc = %grpc_addr, "grpc-server listening for gRPC");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         // The first status is set before serving, so no caller ever sees the service unknown.
         let mysql = storage.mysql_probe();
@@ -208,12 +170,22 @@ impl Application {
             .add_service(health_service)
             .add_service(GradeIngestionServer::new(GrpcIngestion { service }))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
-        let http = grades_kit::serve_http(http_listener, http_router, limits, shutdown.wait());
+        let http = http.serve("grpc-server", http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);
         let _ = health.await;
         storage.stop().await;
         tracing::info!("grpc-server stopped");
         grpc.map_err(std::io::Error::other)?;
         http
+    }
+
+    /// The gRPC address (the actual port when built with port 0).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The HTTP address of `/healthz`, `/readyz` and `/metrics`.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr()
     }
 }

@@ -2,27 +2,39 @@
 
 use std::time::Duration;
 
+use grades_kit::HttpArgs;
+use grades_live::RedisArgs;
+use grades_storage::mysql::MysqlArgs;
 use grades_storage::projector::ProjectorConfig;
 use grades_storage::WriterConfig;
+
+/// Everything a storing service is configured with besides its ports; each service's `Config`
+/// flattens it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoringArgs {
+    /// A one-shot task instead of serving.
+    #[command(subcommand)]
+    pub command: Option<crate::runtime::StorageCommand>,
+    /// MySQL, Redis, writer and projector settings.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Listen address, HTTP timeouts, connection limit and drain deadline.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
 
 /// Storage settings shared by grpc-server and rest-api.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorageArgs {
-    /// MySQL (or MariaDB) URL including the database name.
-    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/grades")]
-    pub mysql_url: String,
-    /// Redis URL for live counters and events.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// Prefix of every Redis key and channel.
-    #[arg(long, env = "REDIS_PREFIX", default_value = "grades:")]
-    pub redis_prefix: String,
+    /// Where MySQL is.
+    #[command(flatten)]
+    pub mysql: MysqlArgs,
+    /// Where the Redis live state is.
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Apply pending migrations at startup.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
-    /// Most connections in the MySQL pool.
-    #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
-    pub mysql_max_connections: u32,
     /// Most grades committed in one transaction.
     #[arg(long, env = "WRITER_MAX_BATCH", default_value_t = 512, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub writer_max_batch: u16,

@@ -10,6 +10,6 @@ pub mod config;
 pub mod runtime;
 pub mod service;
 
-pub use config::StorageArgs;
-pub use runtime::StorageRuntime;
+pub use config::{StorageArgs, StoringArgs};
+pub use runtime::{StorageCommand, StorageRuntime};
 pub use service::IngestService;

@@ -7,13 +7,13 @@ use futures::FutureExt;
 use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown};
 use grades_live::LiveStore;
 use grades_storage::live_sync::LiveSync;
-use grades_storage::mysql::{self, PoolConfig};
+use grades_storage::mysql;
 use grades_storage::projector;
 use grades_storage::{GradeWriter, StorageMetrics};
 use sqlx::MySqlPool;
 use tokio::task::JoinHandle;
 
-use crate::config::{redact, StorageArgs};
+use crate::config::{redact, StorageArgs, StoringArgs};
 
 /// The running storage of a writing process; [`stop`](Self::stop) it after the servers stop.
 pub struct StorageRuntime {
@@ -32,9 +32,8 @@ impl StorageRuntime {
     /// Connects (lazily, so the service starts while a database is down), migrates if asked, and
     /// starts the writer and the projector.
     pub async fn start(args: &StorageArgs, metrics: StorageMetrics) -> Result<Self, String> {
-        let pool_config = PoolConfig { max_connections: args.mysql_max_connections, ..PoolConfig::default() };
-        let pool = mysql::lazy_pool(&args.mysql_url, &pool_config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-        let live = LiveStore::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        let pool = args.mysql.pool()?;
+        let live = args.redis.store()?;
         if args.migrate {
             migrate(args, &pool).await?;
         }
@@ -97,25 +96,50 @@ impl MysqlProbe {
     }
 }
 
-/// Rebuilds the Redis live state from the summary tables now (the `reconcile` subcommand,
-/// `just reconcile`); the running projector also does it on its own within seconds of a loss.
-pub async fn reconcile_only(args: &StorageArgs) -> Result<(), String> {
-    let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-    let live = LiveStore::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
-    let synced = grades_storage::live_sync::rebuild_now(&pool, &live).await?;
-    tracing::info!(synced_id = synced, "redis live state rebuilt from the summary tables");
-    Ok(())
+/// The life of a storing service (rest-api, grpc-server): run the subcommand when one was given,
+/// otherwise `serve` until SIGTERM or Ctrl-C (see [`grades_kit::service_main`]).
+pub async fn storing_main<Serve, Fut>(service: &str, shared: &StoringArgs, serve: Serve) -> std::process::ExitCode
+where
+    Serve: FnOnce(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    grades_kit::service_main(service, shared.http.limits().drain_deadline, |shutdown| async move {
+        match shared.command {
+            Some(command) => command.run(&shared.storage).await,
+            None => serve(shutdown).await,
+        }
+    })
+    .await
 }
 
-/// Applies pending migrations and returns (the `migrate` subcommand).
-pub async fn migrate_only(args: &StorageArgs) -> Result<(), String> {
-    let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-    migrate(args, &pool).await
+/// What the storing services can do besides serving: one-off maintenance, then exit.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum StorageCommand {
+    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
+    Migrate,
+    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`); the
+    /// running projector also does it on its own within seconds of a loss.
+    Reconcile,
+}
+
+impl StorageCommand {
+    /// Runs the command against `args`' MySQL and Redis.
+    pub async fn run(self, args: &StorageArgs) -> Result<(), String> {
+        let pool = args.mysql.pool()?;
+        match self {
+            Self::Migrate => migrate(args, &pool).await,
+            Self::Reconcile => {
+                let synced = grades_storage::live_sync::rebuild_now(&pool, &args.redis.store()?).await?;
+                tracing::info!(synced_id = synced, "redis live state rebuilt from the summary tables");
+                Ok(())
+            }
+        }
+    }
 }
 
 async fn migrate(args: &StorageArgs, pool: &MySqlPool) -> Result<(), String> {
-    let url = redact(&args.mysql_url);
-    mysql::create_database_if_missing(&args.mysql_url).await.map_err(|e| {
+    let url = redact(&args.mysql.mysql_url);
+    mysql::create_database_if_missing(&args.mysql.mysql_url).await.map_err(|e| {
         if mysql::is_unavailable(&e) {
             format!("could not reach MySQL at {url} ({e}); is it running? (see README: Quick start)")
         } else {

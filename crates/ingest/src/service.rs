@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
+use grades_domain::{Catalog, GradeParts, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{Accepted, GradeSink, CATALOG_TTL};
 use grades_kit::Refreshed;
 use grades_storage::mysql;
@@ -40,17 +40,9 @@ impl IngestService {
     }
 
     /// Validates typed fields (from gRPC) with the same rules as the HTTP front.
-    pub async fn validate_parts(
-        &self,
-        carnet: u64,
-        nombre: &str,
-        curso: &str,
-        nota: u64,
-        semestre: &str,
-        year: u64,
-    ) -> Result<NewGrade, IngestError> {
+    pub async fn validate_parts(&self, parts: &GradeParts<'_>) -> Result<NewGrade, IngestError> {
         let catalog = self.catalog().await?;
-        NewGrade::from_parts(carnet, nombre, curso, nota, semestre, year, &catalog).map_err(IngestError::Validation)
+        NewGrade::from_parts(parts, &catalog).map_err(IngestError::Validation)
     }
 
     /// Stores a validated grade and waits until it is committed (or replayed by its key).

@@ -12,7 +12,7 @@ pub use cache::Refreshed;
 pub use health::{health_router, within_a_second, ReadinessCheck, ReadyReport};
 pub use metrics::{HttpMetrics, MetricsRegistry};
 pub use problem::Problem;
-pub use serve::{serve_http, HttpArgs, HttpLimits};
+pub use serve::{serve_http, HttpArgs, HttpLimits, HttpServer};
 pub use shutdown::{shutdown_signal, Shutdown};
 
 // Every service process links this crate: its allocator is theirs. The request path allocates a
@@ -22,7 +22,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The life of a service process: structured logs, then `serve` until SIGTERM or Ctrl-C (after
 /// which the process has `drain_deadline` to stop), then the exit status.
-pub async fn service_main<F, Fut>(service: &'static str, drain_deadline: std::time::Duration, serve: F) -> std::process::ExitCode
+pub async fn service_main<F, Fut>(service: &str, drain_deadline: std::time::Duration, serve: F) -> std::process::ExitCode
 where
     F: FnOnce(Shutdown) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,

@@ -1,6 +1,7 @@
 //! The HTTP server every service runs: axum's router on hyper, with the limits a public server
 //! needs and a shutdown with a deadline.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,9 +27,13 @@ pub struct HttpLimits {
     pub drain_deadline: Duration,
 }
 
-/// The HTTP limits as flags and environment variables, shared by every service.
+/// Where an HTTP server listens and its limits, as flags and environment variables shared by
+/// every service (each has its own `PORT`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: String,
     /// Seconds a client has to send a request header (and an idle keep-alive connection stays open).
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
     pub http_header_timeout_seconds: u64,
@@ -56,14 +61,36 @@ impl HttpArgs {
     }
 }
 
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
-            drain_deadline: Duration::from_secs(10),
-        }
+/// A bound HTTP listener and the limits it will serve with.
+pub struct HttpServer {
+    listener: TcpListener,
+    address: SocketAddr,
+    limits: HttpLimits,
+}
+
+impl HttpServer {
+    /// Binds `args.bind_address:port` (port 0: any free port); the error names the address.
+    pub async fn bind(args: &HttpArgs, port: u16) -> Result<Self, String> {
+        let wanted = format!("{}:{port}", args.bind_address);
+        let listener = TcpListener::bind(&wanted).await.map_err(|e| format!("cannot listen on {wanted}: {e}"))?;
+        let address = listener.local_addr().map_err(|e| format!("cannot read the address bound for {wanted}: {e}"))?;
+        Ok(Self { listener, address, limits: args.limits() })
+    }
+
+    /// The address it listens on (the actual port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves `router` until `shutdown` (see [`serve_http`]).
+    pub async fn serve(
+        self,
+        service: &'static str,
+        router: Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(address = %self.address, "{service} listening");
+        serve_http(self.listener, router, self.limits, shutdown).await
     }
 }
 

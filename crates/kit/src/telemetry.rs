@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 /// is ignored. Write errors are not reported with `eprintln!`, which panics on a broken pipe and
 /// once took the signal handler (and so every shutdown) down with it. Keep the guard until exit:
 /// dropping it flushes what is queued.
-pub fn init(service: &'static str) -> Option<WorkerGuard> {
+pub fn init(service: &str) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match std::env::var("LOG_FORMAT").as_deref() {
         Ok("json") => true,

@@ -13,4 +13,4 @@ pub mod store;
 
 pub use figures::{LiveEvent, LiveFigures, RouteCounts, StudentCount, RECENT_LEN};
 pub use keys::LiveKeys;
-pub use store::{LiveError, LiveStore};
+pub use store::{LiveError, LiveStore, RedisArgs};

@@ -11,32 +11,29 @@ use tokio::sync::Mutex;
 use crate::figures::{LiveEvent, LiveFigures, RouteCounts};
 use crate::keys::{field, LiveKeys};
 
-/// Applies a fold's figures only when Redis holds the watermark the fold started from, so a
-/// missed or lost update is never papered over: the caller rebuilds instead.
-/// KEYS[1] state hash; ARGV[1] watermark Redis must hold, ARGV[2] channel, ARGV[3] event,
-/// ARGV[4..] field/value pairs. HSET goes in slices to stay far from Lua's argument limits.
-const ADVANCE: &str = r#"
-if redis.call('HGET', KEYS[1], 'synced_id') ~= ARGV[1] then return 0 end
-for i = 4, #ARGV, 200 do
+/// Writes live figures and announces them, atomically, guarded by the watermark Redis holds.
+///
+/// - `advance` applies a fold's figures only when Redis holds the watermark the fold started
+///   from (ARGV[2]), so a missed or lost update is never papered over: the caller rebuilds.
+/// - `replace` (a rebuild) clears the hash first, unless Redis already holds a newer watermark
+///   that can be real (above ARGV[2], at most the highest committed id ARGV[3]): a newer leader
+///   wrote it. A watermark beyond every committed id means MySQL was reset, and is replaced.
+///
+/// KEYS[1] the state hash; ARGV[1] mode, ARGV[2] and ARGV[3] the watermarks above, ARGV[4]
+/// channel, ARGV[5] event, ARGV[6..] field/value pairs (HSET in slices, far from Lua's limits).
+const WRITE: &str = r#"
+local current = redis.call('HGET', KEYS[1], 'synced_id')
+if ARGV[1] == 'advance' then
+  if current ~= ARGV[2] then return 0 end
+else
+  local held = tonumber(current)
+  if held and held > tonumber(ARGV[2]) and held <= tonumber(ARGV[3]) then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+for i = 6, #ARGV, 200 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"#;
-
-/// Replaces the whole live state (a rebuild). Skipped when Redis already holds a newer watermark
-/// that can be real (at most the highest committed id): a newer leader wrote it. A watermark
-/// beyond every committed id means MySQL was reset, and is replaced.
-/// KEYS[1] state hash; ARGV[1] channel, ARGV[2] event, ARGV[3] new watermark, ARGV[4] highest
-/// committed id, ARGV[5..] field/value pairs.
-const REPLACE: &str = r#"
-local current = tonumber(redis.call('HGET', KEYS[1], 'synced_id'))
-if current and current > tonumber(ARGV[3]) and current <= tonumber(ARGV[4]) then return 0 end
-redis.call('DEL', KEYS[1])
-for i = 5, #ARGV, 200 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
-end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 "#;
 
@@ -54,6 +51,24 @@ pub enum LiveError {
     Encode(#[from] serde_json::Error),
 }
 
+/// Where the live state is: the Redis settings of every service that reads or writes it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisArgs {
+    /// Redis URL for the live state, the events channel and the latency figures.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "grades:")]
+    pub redis_prefix: String,
+}
+
+impl RedisArgs {
+    /// A store for these settings (it connects on first use).
+    pub fn store(&self) -> Result<LiveStore, String> {
+        LiveStore::new(&self.redis_url, self.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))
+    }
+}
+
 /// Redis connection made on first use and re-made after failures, so a service starts and serves
 /// while Redis is down.
 #[derive(Clone)]
@@ -61,8 +76,7 @@ pub struct LiveStore {
     client: Client,
     keys: LiveKeys,
     connection: Arc<Mutex<Option<ConnectionManager>>>,
-    advance: Arc<Script>,
-    replace: Arc<Script>,
+    write: Arc<Script>,
 }
 
 impl LiveStore {
@@ -72,8 +86,7 @@ impl LiveStore {
             client: Client::open(url)?,
             keys: LiveKeys::new(prefix),
             connection: Arc::new(Mutex::new(None)),
-            advance: Arc::new(Script::new(ADVANCE)),
-            replace: Arc::new(Script::new(REPLACE)),
+            write: Arc::new(Script::new(WRITE)),
         })
     }
 
@@ -119,13 +132,7 @@ impl LiveStore {
     /// `event`, if Redis holds exactly `previous`. Returns false otherwise (Redis lost its data or
     /// missed an update): the caller then rebuilds with [`Self::replace`].
     pub async fn advance(&self, previous: u64, figures: &LiveFigures, event: &LiveEvent) -> Result<bool, LiveError> {
-        let mut invocation = self.advance.key(self.keys.state());
-        invocation.arg(previous.to_string()).arg(self.keys.events()).arg(serde_json::to_string(event)?);
-        for (name, value) in figures.fields()? {
-            invocation.arg(name).arg(value);
-        }
-        let mut connection = self.connection().await?;
-        Ok(invocation.invoke_async::<i64>(&mut connection).await? == 1)
+        self.write("advance", previous, 0, figures, event).await
     }
 
     /// Replaces the whole live state with `figures` (every course term) and announces `event`.
@@ -133,14 +140,17 @@ impl LiveStore {
     /// one left by a database that was reset (replaced).
     pub async fn replace(&self, figures: &LiveFigures, event: &LiveEvent, latest_id: u64) -> Result<(), LiveError> {
         self.remove_legacy_layout().await?;
-        let mut invocation = self.replace.key(self.keys.state());
-        invocation.arg(self.keys.events()).arg(serde_json::to_string(event)?).arg(figures.synced_id).arg(latest_id);
+        self.write("replace", figures.synced_id, latest_id, figures, event).await.map(|_| ())
+    }
+
+    async fn write(&self, mode: &str, first: u64, second: u64, figures: &LiveFigures, event: &LiveEvent) -> Result<bool, LiveError> {
+        let mut invocation = self.write.key(self.keys.state());
+        invocation.arg(mode).arg(first.to_string()).arg(second.to_string()).arg(self.keys.events()).arg(serde_json::to_string(event)?);
         for (name, value) in figures.fields()? {
             invocation.arg(name).arg(value);
         }
         let mut connection = self.connection().await?;
-        invocation.invoke_async::<i64>(&mut connection).await?;
-        Ok(())
+        Ok(invocation.invoke_async::<i64>(&mut connection).await? == 1)
     }
 
     /// Deletes what the previous layout left (a set of carnets per course term: millions of members

@@ -12,15 +12,15 @@ pub mod socket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::Method;
 use futures::FutureExt;
-use grades_kit::{health_router, within_a_second, HttpArgs, HttpLimits, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
-use grades_live::LiveStore;
-use grades_storage::mysql::{self, PoolConfig};
+use grades_kit::{health_router, within_a_second, HttpArgs, HttpServer, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
+use grades_live::{LiveStore, RedisArgs};
+use grades_storage::mysql::{self, MysqlArgs};
 use socketioxide::SocketIo;
 use sqlx::MySqlPool;
-use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 
 pub use catalog::CatalogCache;
@@ -28,37 +28,20 @@ pub use error::ApiError;
 pub use live::Hub;
 pub use metrics::RealtimeMetrics;
 
-/// Command-line flags and environment of the `realtime` binary.
-#[derive(Debug, clap::Parser)]
+/// Settings of the realtime service: its flags, each with an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
 #[command(name = "realtime", version, about = "Dashboard backend: read-only HTTP API and Socket.IO live pushes")]
-pub struct Cli {
-    /// The service settings.
-    #[command(flatten)]
-    pub config: Config,
-}
-
-/// Settings of the realtime service.
-#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// HTTP port for the API, Socket.IO (/socket.io), /healthz, /readyz and /metrics.
     #[arg(long, env = "PORT", default_value_t = 8003)]
     pub port: u16,
-    /// Address to listen on.
-    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
-    pub bind_address: String,
-    /// MySQL (or MariaDB) URL including the database name; only read.
-    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/grades")]
-    pub mysql_url: String,
-    /// Redis URL for live counters and the events channel.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// Prefix of every Redis key and channel.
-    #[arg(long, env = "REDIS_PREFIX", default_value = "grades:")]
-    pub redis_prefix: String,
-    /// Most connections in the MySQL pool.
-    #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
-    pub mysql_max_connections: u32,
-    /// HTTP timeouts, connection limit and drain deadline.
+    /// MySQL, only read.
+    #[command(flatten)]
+    pub mysql: MysqlArgs,
+    /// Redis: the live state and the events channel.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -79,21 +62,18 @@ pub struct AppState {
 }
 
 /// The `realtime` process.
-pub async fn main(cli: Cli) -> std::process::ExitCode {
-    let deadline = cli.config.http.limits().drain_deadline;
-    let serve = |shutdown| async move { Application::build(cli.config).await?.run(shutdown).await.map_err(|e| e.to_string()) };
+pub async fn main(config: Config) -> std::process::ExitCode {
+    let deadline = config.http.limits().drain_deadline;
+    let serve = |shutdown| async move { Application::build(config).await?.run(shutdown).await.map_err(|e| e.to_string()) };
     grades_kit::service_main("realtime", deadline, serve).await
 }
 
 /// The realtime service, bound and ready to [`run`](Self::run).
 pub struct Application {
-    listener: TcpListener,
-    /// The listener's address, read once when bound.
-    local_addr: SocketAddr,
+    http: HttpServer,
     router: axum::Router,
     state: AppState,
     io: SocketIo,
-    limits: HttpLimits,
 }
 
 impl Application {
@@ -102,34 +82,33 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let mut registry = MetricsRegistry::new();
         let metrics = RealtimeMetrics::register(&mut registry);
-        let pool_config = PoolConfig { max_connections: config.mysql_max_connections, ..PoolConfig::default() };
-        let pool = mysql::lazy_pool(&config.mysql_url, &pool_config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
-        let live = LiveStore::new(&config.redis_url, config.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+        let pool = config.mysql.pool()?;
+        let live = config.redis.store()?;
         let state = AppState { catalog: CatalogCache::new(pool.clone()), pool, live, metrics, hub: Arc::new(Hub::default()) };
 
-        let (socket_layer, io) = SocketIo::builder().with_state(state.clone()).build_layer();
+        // A client that stops answering pings is dropped after 25 + 20 s; one packet is at most
+        // 16 KiB (clients send only small subscriptions); Socket.IO connections count against
+        // the HTTP connection limit like any other.
+        let (socket_layer, io) = SocketIo::builder()
+            .ping_interval(Duration::from_secs(25))
+            .ping_timeout(Duration::from_secs(20))
+            .max_payload(16 * 1024)
+            .with_state(state.clone())
+            .build_layer();
         socket::register(&io);
 
         // Open CORS: the dashboard is served from another origin. POST is for Socket.IO long-polling.
         let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers(Any);
         let router = api::router(state.clone()).merge(health_router(readiness(&state), registry.freeze())).layer(socket_layer).layer(cors);
 
-        let address = format!("{}:{}", config.bind_address, config.port);
-        let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
-        let local_addr = listener.local_addr().map_err(|e| format!("cannot read the address bound for {address}: {e}"))?;
-        Ok(Self { listener, local_addr, router, state, io, limits: config.http.limits() })
-    }
-
-    /// The address it listens on (the actual port when built with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        let http = HttpServer::bind(&config.http, config.port).await?;
+        Ok(Self { http, router, state, io })
     }
 
     /// Serves until `shutdown`: then disconnects Socket.IO clients, stops accepting, finishes
     /// in-flight requests and ends the background tasks.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { listener, local_addr, router, state, io, limits } = self;
-        tracing::info!(address = %local_addr, "realtime listening");
+        let Self { http, router, state, io } = self;
         let tasks = [
             tokio::spawn(live::run_subscriber(state.clone(), io.clone(), shutdown.wait())),
             tokio::spawn(live::run_flusher(state.clone(), io.clone(), shutdown.wait())),
@@ -143,7 +122,7 @@ impl Application {
                 io.close().await;
             }
         });
-        let served = grades_kit::serve_http(listener, router, limits, shutdown.wait()).await;
+        let served = http.serve("realtime", router, shutdown.wait()).await;
         shutdown.trigger();
         for task in tasks {
             let _ = task.await;
@@ -151,6 +130,11 @@ impl Application {
         let _ = closer.await;
         tracing::info!("realtime stopped");
         served
+    }
+
+    /// The address it listens on (the actual port when built with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http.local_addr()
     }
 }
 

@@ -64,18 +64,18 @@ impl RealtimeMetrics {
                 Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0])
             }),
         };
-        let registry = registry.registry_mut();
-        registry.register("realtime_socket_clients", "Socket.IO clients connected", metrics.clients.clone());
-        registry.register("realtime_events_received", "Batch events received on the Redis channel", metrics.events_received.clone());
-        registry.register("realtime_events_invalid", "Redis channel messages that were not a batch event", metrics.events_invalid.clone());
+        let registry = registry.registry_mut().sub_registry_with_prefix("realtime");
+        registry.register("socket_clients", "Socket.IO clients connected", metrics.clients.clone());
+        registry.register("events_received", "Live events received on the Redis channel", metrics.events_received.clone());
+        registry.register("events_invalid", "Redis channel messages that were not a live event", metrics.events_invalid.clone());
         registry.register(
-            "realtime_subscription_reconnects",
-            "Times the Redis event subscription was lost and made again",
+            "subscription_reconnects",
+            "Redis event subscriptions lost and made again",
             metrics.subscription_reconnects.clone(),
         );
-        registry.register("realtime_pushes", "Socket.IO broadcasts by event", metrics.pushes.clone());
-        registry.register("realtime_api_requests", "HTTP API requests by path and status", metrics.api_requests.clone());
-        registry.register("realtime_api_request_duration_seconds", "HTTP API latency by path", metrics.api_duration.clone());
+        registry.register("pushes", "Socket.IO broadcasts by event", metrics.pushes.clone());
+        registry.register("api_requests", "HTTP API requests by path and status", metrics.api_requests.clone());
+        registry.register("api_request_duration_seconds", "HTTP API latency by path", metrics.api_duration.clone());
         metrics
     }
 

@@ -63,11 +63,7 @@ type ServiceTask = JoinHandle<std::io::Result<()>>;
 
 /// A service's configuration read from command-line flags, as its binary would: settings this
 /// test does not name keep their defaults.
-fn config<T: clap::Args + clap::FromArgMatches>(args: &[&str]) -> T {
-    let command = T::augment_args(clap::Command::new("test"));
-    let matches = command.try_get_matches_from(std::iter::once("test").chain(args.iter().copied())).expect("valid flags");
-    T::from_arg_matches(&matches).expect("configuration")
-}
+use grades_testkit::flags as config;
 
 struct Env {
     _db: TestDatabase,
@@ -141,15 +137,21 @@ impl Env {
 
         let mysql_proxy = TcpProxy::for_url(&db.url()).await;
         let redis_proxy = TcpProxy::for_url(redis.url()).await;
-        let realtime = realtime::Application::build(realtime::Config {
-            port: 0,
-            bind_address: "127.0.0.1".into(),
-            mysql_url: mysql_proxy.rewrite(&db.url()),
-            redis_url: redis_proxy.rewrite(redis.url()),
-            redis_prefix: redis.prefix().to_owned(),
-            mysql_max_connections: 3,
-            http: config(&[]),
-        })
+        let (realtime_mysql, realtime_redis) = (mysql_proxy.rewrite(&db.url()), redis_proxy.rewrite(redis.url()));
+        let realtime = realtime::Application::build(config(&[
+            "--port",
+            "0",
+            "--bind-address",
+            "127.0.0.1",
+            "--mysql-url",
+            &realtime_mysql,
+            "--redis-url",
+            &realtime_redis,
+            "--redis-prefix",
+            redis.prefix(),
+            "--mysql-max-connections",
+            "3",
+        ]))
         .await
         .expect("build realtime");
         let addr = realtime.local_addr();
@@ -1000,15 +1002,20 @@ async fn database_not_migrated_yet_is_503_not_500() {
     // Realtime never migrates: until a storing service has created the schema, it waits.
     let redis = TestRedis::new().await;
     let missing = format!("{}/grades_never_created_{}", grades_testkit::mysql_server_url().await, std::process::id());
-    let app = realtime::Application::build(realtime::Config {
-        port: 0,
-        bind_address: "127.0.0.1".into(),
-        mysql_url: missing,
-        redis_url: redis.url().to_owned(),
-        redis_prefix: redis.prefix().to_owned(),
-        mysql_max_connections: 2,
-        http: config(&[]),
-    })
+    let app = realtime::Application::build(config(&[
+        "--port",
+        "0",
+        "--bind-address",
+        "127.0.0.1",
+        "--mysql-url",
+        &missing,
+        "--redis-url",
+        redis.url(),
+        "--redis-prefix",
+        redis.prefix(),
+        "--mysql-max-connections",
+        "2",
+    ]))
     .await
     .expect("build realtime");
     let url = format!("http://{}", app.local_addr());

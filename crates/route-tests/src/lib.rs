@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use grades_domain::Route;
-use grades_ingest::StorageArgs;
 use grades_kit::Shutdown;
 use grades_testkit::{TcpProxy, TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
@@ -42,10 +41,14 @@ pub async fn spawn_app(route: Route) -> TestApp {
     let redis = TestRedis::new().await;
     let mysql_proxy = TcpProxy::for_url(&db.url()).await;
     let redis_proxy = TcpProxy::for_url(redis.url()).await;
-    let storage = storage_args(&mysql_proxy.rewrite(&db.url()), &redis_proxy.rewrite(redis.url()), redis.prefix());
+    let stores = Stores {
+        mysql_url: mysql_proxy.rewrite(&db.url()),
+        redis_url: redis_proxy.rewrite(redis.url()),
+        prefix: redis.prefix().to_owned(),
+    };
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
-    let started = start_route(route, storage, &shutdown, &mut tasks).await;
+    let started = start_route(route, &stores, &shutdown, &mut tasks).await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
     TestApp {
         route,
@@ -83,11 +86,11 @@ pub struct BothRoutes {
 pub async fn spawn_both_routes() -> BothRoutes {
     let db = TestDatabase::create().await;
     let redis = TestRedis::new().await;
-    let storage = storage_args(&db.url(), redis.url(), redis.prefix());
+    let stores = Stores { mysql_url: db.url(), redis_url: redis.url().to_owned(), prefix: redis.prefix().to_owned() };
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
-    let rest = start_route(Route::Rest, storage.clone(), &shutdown, &mut tasks).await;
-    let grpc = start_route(Route::Grpc, storage, &shutdown, &mut tasks).await;
+    let rest = start_route(Route::Rest, &stores, &shutdown, &mut tasks).await;
+    let grpc = start_route(Route::Grpc, &stores, &shutdown, &mut tasks).await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
     BothRoutes { rest_url: rest.base_url, grpc_url: grpc.base_url, db, redis, http, shutdown, tasks }
 }
@@ -108,13 +111,27 @@ impl BothRoutes {
     }
 }
 
-/// The HTTP limits a service gets without flags.
-pub fn http_defaults() -> grades_kit::HttpArgs {
-    grades_testkit::flags(&[])
+/// Where the services of a test store: its database and Redis key space (through proxies or not).
+#[derive(Clone)]
+struct Stores {
+    mysql_url: String,
+    redis_url: String,
+    prefix: String,
 }
 
-fn storage_args(mysql_url: &str, redis_url: &str, prefix: &str) -> StorageArgs {
-    grades_testkit::flags(&["--mysql-url", mysql_url, "--redis-url", redis_url, "--redis-prefix", prefix, "--mysql-max-connections", "5"])
+impl Stores {
+    /// The flags every service of the test gets: its stores, local port 0, a small pool.
+    fn flags<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut flags = vec!["--port", "0", "--bind-address", "127.0.0.1", "--redis-url", &self.redis_url, "--redis-prefix", &self.prefix];
+        flags.extend_from_slice(extra);
+        flags
+    }
+
+    fn storing<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut flags = self.flags(&["--mysql-url", &self.mysql_url, "--mysql-max-connections", "5"]);
+        flags.extend_from_slice(extra);
+        flags
+    }
 }
 
 struct Started {
@@ -123,39 +140,24 @@ struct Started {
     grpc_admin_url: Option<String>,
 }
 
-async fn start_route(route: Route, storage: StorageArgs, shutdown: &Shutdown, tasks: &mut Vec<JoinHandle<std::io::Result<()>>>) -> Started {
+/// Starts one route's services, configured through their flags as their binaries would be.
+async fn start_route(route: Route, stores: &Stores, shutdown: &Shutdown, tasks: &mut Vec<JoinHandle<std::io::Result<()>>>) -> Started {
+    use grades_testkit::flags;
     match route {
         Route::Rest => {
-            let config = rest_api::Config { port: 0, bind_address: "127.0.0.1".into(), storage, http: http_defaults() };
-            let app = rest_api::Application::build(config).await.expect("build rest-api");
+            let app = rest_api::Application::build(flags(&stores.storing(&[]))).await.expect("build rest-api");
             let base_url = format!("http://{}", app.local_addr());
             tasks.push(tokio::spawn(app.run(shutdown.clone())));
             Started { base_url, grpc_url: None, grpc_admin_url: None }
         }
         Route::Grpc => {
-            let config = grpc_server::Config {
-                grpc_port: 0,
-                port: 0,
-                bind_address: "127.0.0.1".into(),
-                storage: storage.clone(),
-                http: http_defaults(),
-            };
-            let server = grpc_server::Application::build(config).await.expect("build grpc-server");
+            let server = grpc_server::Application::build(flags(&stores.storing(&["--grpc-port", "0"]))).await.expect("build grpc-server");
             let grpc_url = format!("http://{}", server.grpc_addr());
             let admin_url = format!("http://{}", server.http_addr());
             tasks.push(tokio::spawn(server.run(shutdown.clone())));
-            let config = grpc_client::Config {
-                port: 0,
-                bind_address: "127.0.0.1".into(),
-                grpc_server_url: grpc_url.clone(),
-                redis_url: storage.redis_url.clone(),
-                redis_prefix: storage.redis_prefix.clone(),
-                grpc_timeout_ms: 10_000,
-                // Through the re-resolving balancer, as behind a headless Service.
-                grpc_balance_dns: true,
-                http: http_defaults(),
-            };
-            let client = grpc_client::Application::build(config).await.expect("build grpc-client");
+            // Through the re-resolving balancer, as behind a headless Service.
+            let client_flags = stores.flags(&["--grpc-server-url", &grpc_url, "--grpc-balance-dns", "true"]);
+            let client = grpc_client::Application::build(flags(&client_flags)).await.expect("build grpc-client");
             let base_url = format!("http://{}", client.local_addr());
             tasks.push(tokio::spawn(client.run(shutdown.clone())));
             Started { base_url, grpc_url: Some(grpc_url), grpc_admin_url: Some(admin_url) }

@@ -393,16 +393,20 @@ async fn grpc_server_speaks_standard_health_and_grpc_client_needs_it() {
 #[tokio::test]
 async fn grpc_route_answers_503_when_grpc_server_is_gone() {
     let rest = spawn_app(Route::Rest).await; // only for its database
-    let config = grpc_client::Config {
-        port: 0,
-        bind_address: "127.0.0.1".into(),
-        grpc_server_url: "http://127.0.0.1:1".into(),
-        redis_url: rest.redis.url().to_owned(),
-        redis_prefix: rest.redis.prefix().to_owned(),
-        grpc_timeout_ms: 2_000,
-        grpc_balance_dns: false,
-        http: route_tests::http_defaults(),
-    };
+    let config: grpc_client::Config = grades_testkit::flags(&[
+        "--port",
+        "0",
+        "--bind-address",
+        "127.0.0.1",
+        "--grpc-server-url",
+        "http://127.0.0.1:1",
+        "--redis-url",
+        rest.redis.url(),
+        "--redis-prefix",
+        rest.redis.prefix(),
+        "--grpc-timeout-ms",
+        "2000",
+    ]);
     let client = grpc_client::Application::build(config).await.unwrap();
     let url = format!("http://{}", client.local_addr());
     let shutdown = grades_kit::Shutdown::new();

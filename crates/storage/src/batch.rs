@@ -9,19 +9,13 @@
 
 use std::fmt::Write;
 
+use grades_domain::{NewGrade, Route};
+
 /// One grade of a batch, as stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchRow<'a> {
-    pub carnet: u64,
-    pub nombre: &'a str,
-    /// Validated: ASCII letters and digits only.
-    pub curso: &'a str,
-    pub nota: u8,
-    /// `1S` or `2S`.
-    pub semestre: &'a str,
-    pub year: u16,
-    /// `grpc` or `rest`.
-    pub route: &'a str,
+    pub grade: &'a NewGrade,
+    pub route: Route,
     /// Its Idempotency-Key and the grade's fingerprint, when it has one.
     pub key: Option<(&'a str, u64)>,
 }
@@ -48,9 +42,12 @@ pub(crate) fn batch_sql(rows: &[BatchRow<'_>]) -> String {
         if index > 0 {
             sql.push(',');
         }
-        let _ = write!(sql, "(LAST_INSERT_ID() - {}, {}, _utf8mb4 X'", n - index, row.carnet);
-        hex(&mut sql, row.nombre);
-        let _ = write!(sql, "', '{}', {}, '{}', {}, '{}', UTC_TIMESTAMP(3))", row.curso, row.nota, row.semestre, row.year, row.route);
+        let grade = row.grade;
+        let _ = write!(sql, "(LAST_INSERT_ID() - {}, {}, _utf8mb4 X'", n - index, grade.carnet.get());
+        hex(&mut sql, grade.nombre.as_str());
+        // Course codes are ASCII letters and digits, semesters `1S`/`2S`, routes `grpc`/`rest`.
+        let (curso, semestre, route) = (grade.curso.as_str(), grade.semestre.as_str(), row.route.as_str());
+        let _ = write!(sql, "', '{curso}', {}, '{semestre}', {}, '{route}', UTC_TIMESTAMP(3))", grade.nota.get(), grade.year.get());
     }
     sql.push_str(";\n");
     let keyed: Vec<(usize, &str, u64)> = rows.iter().enumerate().filter_map(|(i, r)| r.key.map(|(key, hash)| (i, key, hash))).collect();
@@ -78,15 +75,24 @@ fn hex(sql: &mut String, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    use grades_domain::{Catalog, Course, CourseCode, GradeParts};
+
     use super::*;
 
-    fn row<'a>(nombre: &'a str, key: Option<(&'a str, u64)>) -> BatchRow<'a> {
-        BatchRow { carnet: 7, nombre, curso: "SO1", nota: 90, semestre: "2S", year: 2023, route: "rest", key }
+    fn grade(nombre: &str) -> NewGrade {
+        let catalog = Catalog::new([Course { code: CourseCode::parse("SO1").unwrap(), name: "SO1".into() }]);
+        let parts = GradeParts { carnet: 7, nombre, curso: "SO1", nota: 90, semestre: "2S", year: 2023 };
+        NewGrade::from_parts(&parts, &catalog).unwrap()
+    }
+
+    fn row<'a>(grade: &'a NewGrade, key: Option<(&'a str, u64)>) -> BatchRow<'a> {
+        BatchRow { grade, route: Route::Rest, key }
     }
 
     #[test]
     fn ids_count_down_from_the_new_next_id_in_batch_order() {
-        let sql = batch_sql(&[row("A", None), row("B", None), row("C", None)]);
+        let (a, b, c) = (grade("A"), grade("B"), grade("C"));
+        let sql = batch_sql(&[row(&a, None), row(&b, None), row(&c, None)]);
         let statements: Vec<&str> = sql.split(";\n").collect();
         assert!(statements[SEQUENCE_STATEMENT].starts_with("UPDATE id_sequence SET next_id = LAST_INSERT_ID(next_id + 3)"));
         let grades = statements[3];
@@ -100,7 +106,8 @@ mod tests {
 
     #[test]
     fn free_text_is_hex_so_quotes_cannot_escape() {
-        let sql = batch_sql(&[row("O'Brien \\'; DROP TABLE grades; --", Some(("k'\\\"", 42)))]);
+        let name = grade("O'Brien \\'; DROP TABLE grades; --");
+        let sql = batch_sql(&[row(&name, Some(("k'\\\"", 42)))]);
         assert!(!sql.contains("Brien"), "{sql}");
         assert!(sql.contains("_utf8mb4 X'4F27427269656E"), "{sql}");
         assert!(!sql.contains("DROP"), "{sql}");
@@ -111,7 +118,8 @@ mod tests {
 
     #[test]
     fn keys_point_at_their_own_grade() {
-        let sql = batch_sql(&[row("A", None), row("B", Some(("b", 1))), row("C", None), row("D", Some(("d", 2)))]);
+        let (a, b, c, d) = (grade("A"), grade("B"), grade("C"), grade("D"));
+        let sql = batch_sql(&[row(&a, None), row(&b, Some(("b", 1))), row(&c, None), row(&d, Some(("d", 2)))]);
         assert!(sql.contains("X'62', LAST_INSERT_ID() - 3, 1"), "{sql}");
         assert!(sql.contains("X'64', LAST_INSERT_ID() - 1, 2"), "{sql}");
     }

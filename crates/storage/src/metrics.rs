@@ -114,46 +114,27 @@ impl StorageMetrics {
 
     /// Adds every storage metric to the process registry.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register("grades_batch_size", "Grades committed per MySQL transaction", self.batch_size.clone());
-        registry.register("grades_batch_commit_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());
-        registry.register(
-            "grades_batch_retries",
-            "Batches retried after a deadlock, a lock wait timeout, an idempotency race or a stale connection",
-            self.batch_retries.clone(),
-        );
-        let p = &self.projector;
-        registry.register("grades_projector_leader", "1 while this process folds the projection", p.leader.clone());
-        registry.register(
-            "grades_projector_applied_id",
-            "Highest grade id folded into the summary tables, per projection",
-            p.applied_id.clone(),
-        );
-        registry.register(
-            "grades_projector_lag_ids",
-            "Committed grades not folded into the summaries yet, per projection",
-            p.lag_ids.clone(),
-        );
-        registry.register(
-            "grades_projector_lag_seconds",
-            "Age of the oldest grade not folded into the summaries yet, per projection",
-            p.lag_seconds.clone(),
-        );
-        registry.register("grades_projector_fold_grades", "Grades per projector fold, per projection", p.fold_grades.clone());
-        registry.register(
-            "grades_projector_fold_seconds",
-            "Time of one projector fold transaction, per projection",
-            p.fold_seconds.clone(),
-        );
-        registry.register("grades_projector_failures", "Folds rolled back (connection lost, database error)", p.failures.clone());
-        registry.register(
-            "grades_projector_live_notices_dropped",
-            "Fold notices the Redis sync could not take (it rebuilds instead)",
+        let batch = registry.sub_registry_with_prefix("grades_batch");
+        batch.register("size", "Grades committed per MySQL transaction", self.batch_size.clone());
+        batch.register("commit_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());
+        batch.register("retries", "Batches run again after a deadlock, a lock wait timeout or a key race", self.batch_retries.clone());
+        let (p, projector) = (&self.projector, registry.sub_registry_with_prefix("grades_projector"));
+        projector.register("leader", "1 while this process folds the projection", p.leader.clone());
+        projector.register("applied_id", "Highest grade id folded into the projection's tables", p.applied_id.clone());
+        projector.register("lag_ids", "Committed grades the projection has not folded yet", p.lag_ids.clone());
+        projector.register("lag_seconds", "Age of the oldest grade the projection has not folded yet", p.lag_seconds.clone());
+        projector.register("fold_grades", "Grades per fold, per projection", p.fold_grades.clone());
+        projector.register("fold_seconds", "Time of one fold transaction, per projection", p.fold_seconds.clone());
+        projector.register("failures", "Folds rolled back (connection lost, database error)", p.failures.clone());
+        projector.register(
+            "live_notices_dropped",
+            "Fold notices the Redis sync could not take (it rebuilds)",
             p.live_notices_dropped.clone(),
         );
-        let l = &self.live_sync;
-        registry.register("grades_live_synced_id", "Projector watermark the Redis live state equals", l.synced_id.clone());
-        registry.register("grades_live_rebuilds", "Redis live state rebuilt from the summary tables", l.rebuilds.clone());
-        registry.register("grades_live_sync_failures", "Redis live-state writes that failed (retried by a rebuild)", l.failures.clone());
+        let (l, live) = (&self.live_sync, registry.sub_registry_with_prefix("grades_live"));
+        live.register("synced_id", "Projector watermark the Redis live state equals", l.synced_id.clone());
+        live.register("rebuilds", "Redis live state rebuilt from the summary tables", l.rebuilds.clone());
+        live.register("sync_failures", "Redis live-state writes that failed (retried by a rebuild)", l.failures.clone());
     }
 }
 

@@ -26,6 +26,25 @@ impl Default for PoolConfig {
     }
 }
 
+/// Where MySQL is: the settings of every service that reads or writes it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MysqlArgs {
+    /// MySQL (or MariaDB) URL including the database name.
+    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/grades")]
+    pub mysql_url: String,
+    /// Most connections in the MySQL pool.
+    #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
+    pub mysql_max_connections: u32,
+}
+
+impl MysqlArgs {
+    /// A pool for these settings (it connects on first use).
+    pub fn pool(&self) -> Result<MySqlPool, String> {
+        let config = PoolConfig { max_connections: self.mysql_max_connections, ..PoolConfig::default() };
+        lazy_pool(&self.mysql_url, &config).map_err(|e| format!("MYSQL_URL is not valid: {e}"))
+    }
+}
+
 /// Builds a pool without connecting: services start (and report not-ready) while MySQL is down.
 pub fn lazy_pool(url: &str, config: &PoolConfig) -> Result<MySqlPool, sqlx::Error> {
     let options = MySqlConnectOptions::from_str(url)?

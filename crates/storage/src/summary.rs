@@ -101,23 +101,15 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
         "FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
          WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet)"
     );
-    let new_students: Vec<(String, String, u16, u64)> = sqlx::query_as(&format!(
+    let count = format!(
         "SELECT n.curso, n.semestre, CAST(n.year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) {new_pairs} GROUP BY n.curso, n.semestre, n.year"
-    ))
-    .bind(ALL_YEARS)
-    .bind(range.first)
-    .bind(range.last)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let new_students: Vec<(String, String, u16, u64)> =
+        sqlx::query_as(&count).bind(ALL_YEARS).bind(range.first).bind(range.last).fetch_all(&mut *tx).await?;
     if !new_students.is_empty() {
-        sqlx::query(&format!(
-            "INSERT INTO enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet {new_pairs}"
-        ))
-        .bind(ALL_YEARS)
-        .bind(range.first)
-        .bind(range.last)
-        .execute(&mut *tx)
-        .await?;
+        let insert =
+            format!("INSERT INTO enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet {new_pairs}");
+        sqlx::query(&insert).bind(ALL_YEARS).bind(range.first).bind(range.last).execute(&mut *tx).await?;
     }
     let new_students: Vec<(Term, u64)> =
         new_students.into_iter().map(|(curso, semestre, year, count)| ((curso, semestre, year), count)).collect();

@@ -313,19 +313,7 @@ async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Re
             .zip(&plans)
             .zip(&keyed)
             .filter(|((_, plan), _)| matches!(plan, Plan::Insert))
-            .map(|((pending, _), key)| {
-                let grade = &pending.request.grade;
-                BatchRow {
-                    carnet: grade.carnet.get(),
-                    nombre: grade.nombre.as_str(),
-                    curso: grade.curso.as_str(),
-                    nota: grade.nota.get(),
-                    semestre: grade.semestre.as_str(),
-                    year: grade.year.get(),
-                    route: pending.request.route.as_str(),
-                    key: *key,
-                }
-            })
+            .map(|((pending, _), key)| BatchRow { grade: &pending.request.grade, route: pending.request.route, key: *key })
             .collect();
         let sql = batch_sql(&rows);
         let mut results = sqlx::raw_sql(&sql).execute_many(&mut *connection);

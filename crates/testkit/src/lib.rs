@@ -32,50 +32,39 @@ fn docker_available() -> bool {
 /// Server-level MySQL URL (no database), from the environment or a testcontainer.
 pub async fn mysql_server_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| async {
-        if let Ok(url) = std::env::var("TEST_MYSQL_URL") {
-            return url.trim_end_matches('/').to_owned();
-        }
-        if !docker_available() {
-            panic!("TEST_MYSQL_URL is not set and no Docker engine is reachable. {HOW_TO}");
-        }
-        use testcontainers_modules::testcontainers::runners::AsyncRunner;
-        let container = testcontainers_modules::mysql::Mysql::default()
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("could not start a MySQL testcontainer ({e}). {HOW_TO}"));
-        let host = container.get_host().await.expect("container host");
-        let port = container.get_host_port_ipv4(3306).await.expect("container port");
-        // Lives for the whole test process; testcontainers' reaper removes it afterwards.
-        std::mem::forget(container);
-        format!("mysql://root@{host}:{port}")
-    })
-    .await
-    .clone()
+    URL.get_or_init(|| from_env_or_container("TEST_MYSQL_URL", testcontainers_modules::mysql::Mysql::default(), 3306, "mysql://root"))
+        .await
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// Redis URL, from the environment or a testcontainer.
 pub async fn redis_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| async {
-        if let Ok(url) = std::env::var("TEST_REDIS_URL") {
-            return url;
-        }
-        if !docker_available() {
-            panic!("TEST_REDIS_URL is not set and no Docker engine is reachable. {HOW_TO}");
-        }
-        use testcontainers_modules::testcontainers::runners::AsyncRunner;
-        let container = testcontainers_modules::redis::Redis::default()
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("could not start a Redis testcontainer ({e}). {HOW_TO}"));
-        let host = container.get_host().await.expect("container host");
-        let port = container.get_host_port_ipv4(6379).await.expect("container port");
-        std::mem::forget(container);
-        format!("redis://{host}:{port}")
-    })
-    .await
-    .clone()
+    URL.get_or_init(|| from_env_or_container("TEST_REDIS_URL", testcontainers_modules::redis::Redis::default(), 6379, "redis://"))
+        .await
+        .clone()
+}
+
+/// The URL in `variable`, or one of a container started from `image` (kept for the whole test
+/// process; testcontainers' reaper removes it afterwards).
+async fn from_env_or_container<I>(variable: &str, image: I, port: u16, scheme_and_user: &str) -> String
+where
+    I: testcontainers_modules::testcontainers::Image + 'static,
+{
+    use testcontainers_modules::testcontainers::runners::AsyncRunner;
+    if let Ok(url) = std::env::var(variable) {
+        return url;
+    }
+    if !docker_available() {
+        panic!("{variable} is not set and no Docker engine is reachable. {HOW_TO}");
+    }
+    let container = image.start().await.unwrap_or_else(|e| panic!("could not start a testcontainer for {variable} ({e}). {HOW_TO}"));
+    let host = container.get_host().await.expect("container host");
+    let mapped = container.get_host_port_ipv4(port).await.expect("container port");
+    std::mem::forget(container);
+    let separator = if scheme_and_user.ends_with("//") { "" } else { "@" };
+    format!("{scheme_and_user}{separator}{host}:{mapped}")
 }
 
 fn unique_suffix() -> String {
