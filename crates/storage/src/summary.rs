@@ -92,25 +92,40 @@ pub fn course_term_rows(pass_fail: Vec<(Term, u64, u64)>, new_students: &[(Term,
 const RANGE_ENROLLMENTS: &str = "SELECT DISTINCT g.curso, g.semestre, IF(r.rollup = 0, g.year, ?) AS year, g.carnet \
      FROM grades g CROSS JOIN (SELECT 0 AS rollup UNION ALL SELECT 1) r WHERE g.id BETWEEN ? AND ?";
 
+/// The connection's scratch table for one terms fold: the range's (term, student) pairs that
+/// `enrollments` lacks. Found once, then counted and inserted from here, in primary-key order so
+/// a large fold (the seed's) walks the `enrollments` index in order instead of at random.
+const NEW_ENROLLMENTS_TABLE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS fold_new_enrollments (\
+     curso VARCHAR(10) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL, \
+     semestre CHAR(2) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL, \
+     year SMALLINT UNSIGNED NOT NULL, carnet BIGINT UNSIGNED NOT NULL, \
+     PRIMARY KEY (curso, semestre, year, carnet)) ENGINE = InnoDB";
+
 /// Adds `range` to `enrollments`, `course_term_stats` and `route_stats` (the terms projection).
 pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<TermsFolded, sqlx::Error> {
-    // Students new to a term: not in `enrollments` yet (unique index lookups). Counted, then
-    // inserted by the same query: nothing else writes `enrollments` while this fold holds the
-    // terms watermark, so both see the same pairs.
-    let new_pairs = format!(
-        "FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
+    // Students new to a term: not in `enrollments` yet (unique index lookups). Nothing else
+    // writes `enrollments` while this fold holds the terms watermark. The scratch table is the
+    // connection's own and emptied inside this transaction, so a fold rolled back leaves nothing.
+    sqlx::query(NEW_ENROLLMENTS_TABLE).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM fold_new_enrollments").execute(&mut *tx).await?;
+    let find_new = format!(
+        "INSERT INTO fold_new_enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet \
+         FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
          WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet)"
     );
-    let count = format!(
-        "SELECT n.curso, n.semestre, CAST(n.year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) {new_pairs} GROUP BY n.curso, n.semestre, n.year"
-    );
-    let new_students: Vec<(String, String, u16, u64)> =
-        sqlx::query_as(&count).bind(ALL_YEARS).bind(range.first).bind(range.last).fetch_all(&mut *tx).await?;
-    if !new_students.is_empty() {
-        let insert =
-            format!("INSERT INTO enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet {new_pairs}");
-        sqlx::query(&insert).bind(ALL_YEARS).bind(range.first).bind(range.last).execute(&mut *tx).await?;
-    }
+    let found = sqlx::query(&find_new).bind(ALL_YEARS).bind(range.first).bind(range.last).execute(&mut *tx).await?;
+    let new_students: Vec<(String, String, u16, u64)> = if found.rows_affected() == 0 {
+        Vec::new()
+    } else {
+        sqlx::query("INSERT INTO enrollments (curso, semestre, year, carnet) SELECT curso, semestre, year, carnet FROM fold_new_enrollments ORDER BY curso, semestre, year, carnet")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query_as(
+            "SELECT curso, semestre, CAST(year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) FROM fold_new_enrollments GROUP BY curso, semestre, year",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+    };
     let new_students: Vec<(Term, u64)> =
         new_students.into_iter().map(|(curso, semestre, year, count)| ((curso, semestre, year), count)).collect();
 
