@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
+source scripts/lib/mysql.sh
 
 seconds=${BENCH_SECONDS:-10}
 students=${BENCH_STUDENTS:-500}
@@ -19,13 +20,7 @@ results=$out/bench.jsonl
 mkdir -p "$out"
 : >"$results"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-mysql_cli() { if command -v mariadb >/dev/null; then mariadb "$@"; else mysql "$@"; fi; }
-authority=${server#*://}
-credentials=""; [[ $authority == *@* ]] && credentials=${authority%@*}
-hostport=${authority##*@}
-user=${credentials%%:*}; user=${user:-root}
-password=""; [[ $credentials == *:* ]] && password=${credentials#*:}
-sql() { mysql_cli -h"${hostport%:*}" -P"${hostport##*:}" -u"$user" ${password:+-p"$password"} "$@"; }
+sql_server "$server"
 
 cargo build --release --bins
 bin=target/release
@@ -66,25 +61,22 @@ start=$(now); sql "$db" <"$out/cold.sql"; end=$(now)
 record "{\"kind\": \"cold_ceiling\", \"rows_per_second\": $(python3 -c "print(round(51200 / ($end - $start)))")}"
 
 # ---------------------------------------------------------------- the routes
-metric() { # url name -> value of the first series starting with name (awk reads to the end: no SIGPIPE for curl)
-    curl -fs "$1/metrics" | awk -v n="$2" '!found && index($0, n) == 1 { print $2; found = 1 }'
-}
 
 load() { # route url metrics_url connections pool
     local route=$1 url=$2 metrics=$3 connections=$4 pool=$5
     local sum0 count0 sum1 count1 lag_terms lag_students start caught
-    sum0=$(metric "$metrics" grades_batch_size_sum); count0=$(metric "$metrics" grades_batch_size_count)
+    sum0=$(service_metric "$metrics" grades_batch_size_sum); count0=$(service_metric "$metrics" grades_batch_size_count)
     "$bin/grades-bench" watch --seconds "$seconds" >"$out/watch.json" &
     local watcher=$!
     POOL=$pool wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/post-grade.lua --latency "$url" >"$out/wrk.txt"
     wait "$watcher"
-    sum1=$(metric "$metrics" grades_batch_size_sum); count1=$(metric "$metrics" grades_batch_size_count)
-    lag_terms=$(metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')
-    lag_students=$(metric "$metrics" 'grades_projector_lag_ids{projection="students"}')
+    sum1=$(service_metric "$metrics" grades_batch_size_sum); count1=$(service_metric "$metrics" grades_batch_size_count)
+    lag_terms=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')
+    lag_students=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')
     # Until the projector has folded everything the load committed.
     start=$(now); caught=""
     for _ in $(seq 1 1200); do
-        if [[ "$(metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')" == 0 && "$(metric "$metrics" 'grades_projector_lag_ids{projection="students"}')" == 0 ]]; then
+        if [[ "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')" == 0 && "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')" == 0 ]]; then
             caught=$(python3 -c "print(round($(now) - $start, 2))"); break
         fi
         sleep 0.1

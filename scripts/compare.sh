@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
+source scripts/lib/mysql.sh
 
 seconds=${COMPARE_SECONDS:-8}
 slo=${COMPARE_SLO_MS:-20}
@@ -21,13 +22,7 @@ redis=${REDIS_URL:-redis://127.0.0.1:6379}
 db=grades_compare
 out=target/compare
 mkdir -p "$out"
-mysql_cli() { if command -v mariadb >/dev/null; then mariadb "$@"; else mysql "$@"; fi; }
-authority=${server#*://}
-credentials=""; [[ $authority == *@* ]] && credentials=${authority%@*}
-hostport=${authority##*@}
-user=${credentials%%:*}; user=${user:-root}
-password=""; [[ $credentials == *:* ]] && password=${credentials#*:}
-sql() { mysql_cli -h"${hostport%:*}" -P"${hostport##*:}" -u"$user" ${password:+-p"$password"} "$@"; }
+sql_server "$server"
 
 cargo build --release --bins
 bin=target/release

@@ -5,6 +5,7 @@
 #                                           with a coloured NAME on this terminal
 #   service_wait_ready URL [SECONDS]        until URL answers 2xx (default 60 s)
 #   services_stop [SECONDS]                 SIGTERM to every started service, SIGKILL after SECONDS (default 10)
+#   service_metric BASE_URL NAME            value of the first /metrics series whose line starts with NAME
 #
 # Each service is signalled directly (its own pid), never through a pipeline that may have died.
 
@@ -63,4 +64,9 @@ services_stop() {
     wait "${SERVICE_PIDS[@]}" 2>/dev/null || true
     SERVICE_PIDS=()
     SERVICE_NAMES=()
+}
+
+service_metric() {
+    # awk reads to the end, so curl never dies of SIGPIPE.
+    curl -fs "$1/metrics" | awk -v n="$2" '!found && index($0, n) == 1 { print $2; found = 1 }'
 }

@@ -28,24 +28,68 @@ pub struct GradePage {
     pub next_cursor: Option<String>,
 }
 
+impl GradeFilter {
+    /// True when one index of `grades` holds the matching rows in id order, so a page is one
+    /// range read: no filter (the primary key), `curso`, `semestre` + `year`, all three.
+    fn has_index_in_id_order(&self) -> bool {
+        matches!((self.curso.is_some(), self.semestre.is_some(), self.year.is_some()), (_, false, false) | (_, true, true))
+    }
+
+    /// Appends ` AND column = value` for every field set.
+    fn push_conditions(&self, query: &mut QueryBuilder<'_, MySql>) {
+        if let Some(curso) = &self.curso {
+            query.push(" AND curso = ").push_bind(curso.as_str().to_owned());
+        }
+        if let Some(semestre) = self.semestre {
+            query.push(" AND semestre = ").push_bind(semestre.as_str());
+        }
+        if let Some(year) = self.year {
+            query.push(" AND year = ").push_bind(year.get());
+        }
+    }
+}
+
 /// Newest first. `before_id` is the cursor: only grades with a smaller id are returned.
+///
+/// Filters no index serves in id order (`year` alone, `semestre` alone, `curso` + `year`,
+/// `curso` + `semestre`) would walk the primary key until enough rows match: the whole table
+/// when none do. They are answered instead as the union of one newest-first range read per
+/// course term that matches (the terms come from `course_term_stats`), plus the grades the
+/// projector has not folded yet (above its watermark, read first, so no term is missed).
 pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
-    let mut query = QueryBuilder::<MySql>::new(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
-    if let Some(curso) = &filter.curso {
-        query.push(" AND curso = ").push_bind(curso.as_str());
-    }
-    if let Some(semestre) = filter.semestre {
-        query.push(" AND semestre = ").push_bind(semestre.as_str());
-    }
-    if let Some(year) = filter.year {
-        query.push(" AND year = ").push_bind(year.get());
-    }
-    if let Some(before) = before_id {
-        query.push(" AND id < ").push_bind(before);
-    }
     // One extra row tells whether an older page exists.
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
-    let mut rows: Vec<GradeRow> = query.build_query_as().fetch_all(pool).await?;
+    let wanted = limit + 1;
+    let page_of = |query: &mut QueryBuilder<'_, MySql>| {
+        if let Some(before) = before_id {
+            query.push(" AND id < ").push_bind(before);
+        }
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(wanted);
+    };
+    let mut query = QueryBuilder::<MySql>::new("");
+    if filter.has_index_in_id_order() {
+        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
+        filter.push_conditions(&mut query);
+        page_of(&mut query);
+    } else {
+        let (folded,): (u64,) =
+            sqlx::query_as("SELECT applied_id FROM projection_state WHERE name = 'terms'").fetch_optional(pool).await?.unwrap_or((0,));
+        let mut terms_query = QueryBuilder::<MySql>::new("SELECT curso, semestre, year FROM course_term_stats WHERE year <> ");
+        terms_query.push_bind(ALL_YEARS);
+        filter.push_conditions(&mut terms_query);
+        let terms: Vec<(String, String, u16)> = terms_query.build_query_as().persistent(false).fetch_all(pool).await?;
+        query.push(format!("SELECT {GRADE_COLUMNS} FROM ("));
+        for (curso, semestre, year) in terms {
+            query.push(format!("(SELECT {GRADE_COLUMNS} FROM grades WHERE curso = "));
+            query.push_bind(curso).push(" AND semestre = ").push_bind(semestre).push(" AND year = ").push_bind(year);
+            page_of(&mut query);
+            query.push(") UNION ");
+        }
+        query.push(format!("(SELECT {GRADE_COLUMNS} FROM grades WHERE id > ")).push_bind(folded);
+        filter.push_conditions(&mut query);
+        page_of(&mut query);
+        query.push(")) page ORDER BY id DESC LIMIT ").push_bind(wanted);
+    }
+    let mut rows: Vec<GradeRow> = query.build_query_as().persistent(false).fetch_all(pool).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let items = into_grades(rows)?;

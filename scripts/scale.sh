@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# `just scale`: ingest, the Redis live state and the dashboard at scale, one rest-api and one
+# realtime against SCALE_DB (a database `just seed` filled, e.g.
+# `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000`) and, for comparison,
+# against an empty database:
+#   - ingest at SCALE_RATE grades/s (500) for SCALE_SECONDS (30): p50/p99, rest-api memory;
+#   - the same load with the Redis live state deleted 10 s in: seconds until it is back, errors;
+#     afterwards the live total must equal COUNT(*) of `grades`;
+#   - every dashboard endpoint: p50/p99 over SCALE_REQUESTS (200) requests each (big database).
+# Results in target/scale/ (JSON), a summary on stdout.
+#   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
+source scripts/lib/mysql.sh
+
+server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
+redis=${REDIS_URL:-redis://127.0.0.1:6379}
+big=${SCALE_DB:-grades_10m}
+empty=grades_scale_empty
+rate=${SCALE_RATE:-500}
+seconds=${SCALE_SECONDS:-30}
+requests=${SCALE_REQUESTS:-200}
+out=target/scale
+mkdir -p "$out"
+sql_server "$server"
+held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
+    { echo "no grades in $big: fill it first (MYSQL_URL=$server/$big just seed 10000000)" >&2; exit 1; }
+
+cargo build --release --bins
+bin=target/release
+trap 'services_stop 10' EXIT
+export REDIS_URL=$redis LOG_FORMAT=json RUST_LOG=warn
+rest=http://127.0.0.1:8202
+realtime=http://127.0.0.1:8203
+now() { date +%s.%N; }
+since() { python3 -c "print(round($(now) - $1, 2))"; }
+
+start() { # db prefix: rest-api and realtime on db, the live state under prefix (rebuilt by the projector)
+    redis-cli -u "$redis" --scan --pattern "$2*" | xargs -r redis-cli -u "$redis" del >/dev/null
+    service_start rest-api "$out/rest-api-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8202 MIGRATE=false "$bin/rest-api"
+    service_start realtime "$out/realtime-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8203 "$bin/realtime"
+    service_wait_ready "$rest/readyz"
+    service_wait_ready "$realtime/readyz"
+}
+
+caught_up() { # seconds until both projections have folded everything and the live state exists
+    local started i
+    started=$(now)
+    for ((i = 0; i < 6000; i++)); do
+        if [[ "$(service_metric "$rest" 'grades_projector_lag_ids{projection="terms"}')" == 0 &&
+            "$(service_metric "$rest" 'grades_projector_lag_ids{projection="students"}')" == 0 &&
+            "$(redis-cli -u "$redis" HEXISTS "$1live" synced_id)" == 1 ]]; then
+            since "$started"
+            return
+        fi
+        sleep 0.1
+    done
+    echo "not caught up after 600 s" >&2
+    return 1
+}
+
+ingest() { # label
+    "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 5 --connections 32 \
+        --watch rest-api,realtime,mariadbd,redis-server --json "$out/ingest-$1.json" >/dev/null
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); t=r['total']; p=r['processes']; print(f\"$1: {t['throughput_per_sec']:.0f}/s p50 {t['p50_ms']:.2f} ms p99 {t['p99_ms']:.2f} ms errors {sum(t['errors'].values())} rest-api RSS peak {p['rest-api']['rss_peak_mib']:.0f} MiB\")" "$out/ingest-$1.json"
+}
+
+flushed() { # label prefix db: the live state deleted under load
+    "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 0 --connections 32 \
+        --watch rest-api,realtime,mariadbd,redis-server --json "$out/flush-$1.json" >/dev/null &
+    local load=$! deleted back="" i total count
+    sleep 10
+    redis-cli -u "$redis" DEL "$2live" >/dev/null
+    deleted=$(now)
+    for ((i = 0; i < 600; i++)); do
+        if [[ "$(redis-cli -u "$redis" HEXISTS "$2live" synced_id)" == 1 ]]; then back=$(since "$deleted"); break; fi
+        sleep 0.05
+    done
+    wait "$load"
+    caught_up "$2" >/dev/null
+    total=$(redis-cli -u "$redis" HGET "$2live" total)
+    count=$(sql_value "$3" "SELECT COUNT(*) FROM grades")
+    python3 - "$1" "$out/flush-$1.json" "${back:-null}" "$total" "$count" >>"$out/flush.jsonl" <<'PY'
+import json, sys
+label, path, back, total, count = sys.argv[1:]
+t = json.load(open(path))["total"]
+print(json.dumps({"db": label, "live_back_seconds": None if back == "null" else float(back), "live_total": int(total), "grades": int(count),
+                  "p50_ms": t["p50_ms"], "p99_ms": t["p99_ms"], "errors": sum(t["errors"].values())}))
+PY
+    echo "flush $1: $(tail -1 "$out/flush.jsonl")"
+}
+
+: >"$out/flush.jsonl"
+sql -e "DROP DATABASE IF EXISTS $empty; CREATE DATABASE $empty"
+MYSQL_URL=$server/$empty "$bin/rest-api" migrate >/dev/null 2>&1
+for db in "$empty" "$big"; do
+    prefix="scale-$db:"
+    start "$db" "$prefix"
+    echo "$db ($(sql_value "$db" "SELECT COUNT(*) FROM grades") grades): live state and projections ready after $(caught_up "$prefix") s"
+    ingest "$db"
+    flushed "$db" "$prefix" "$db"
+    if [[ $db == "$big" ]]; then
+        latest=$(sql_value "$db" "SELECT MAX(id) FROM grades")
+        python3 scripts/scale_endpoints.py "$realtime" "$requests" "$latest" | tee "$out/endpoints.jsonl"
+    fi
+    services_stop 10
+    redis-cli -u "$redis" --scan --pattern "$prefix*" | xargs -r redis-cli -u "$redis" del >/dev/null
+done
+sql -e "DROP DATABASE IF EXISTS $empty"
+echo "results in $out/ (the big database held $held grades before the run)"
