@@ -69,3 +69,7 @@ bench:
 # Open-loop route comparison (grades-bench: maximum sustainable throughput, latency curves, CPU per grade): BENCHMARKS.md. Not part of CI.
 compare:
     bash scripts/compare.sh
+
+# Ingest, Redis loss and every dashboard endpoint at scale, against a seeded database (SCALE_DB, default grades_10m: `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000` first) and an empty one. Not part of CI.
+scale:
+    bash scripts/scale.sh

@@ -2,6 +2,7 @@
 
     python3 scripts/bench_report.py bench   target/bench/bench.jsonl          BENCHMARKS.md
     python3 scripts/bench_report.py compare target/compare/compare.md       BENCHMARKS.md
+    python3 scripts/bench_report.py scale   target/scale                      BENCHMARKS.md
 
 A section sits between `<!-- NAME:start -->` and `<!-- NAME:end -->`; it is replaced whole.
 """
@@ -97,6 +98,35 @@ def bench_section(path):
     return "\n".join(out) + "\n"
 
 
+def scale_section(folder):
+    """`just scale`: ingest against an empty and a big database, the live state deleted under
+    load, and the dashboard endpoints on the big one."""
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    ingest = {d: json.load(open(os.path.join(folder, f"ingest-{d}.json"))) for d in (meta["empty"], meta["big"])}
+    flush = {r["db"]: r for r in map(json.loads, open(os.path.join(folder, "flush.jsonl")))}
+    endpoints = [json.loads(l) for l in open(os.path.join(folder, "endpoints.jsonl"))]
+    empty, big = ingest[meta["empty"]]["total"], ingest[meta["big"]]["total"]
+    out = [f"Written by `just scale` ({machine()}). The big database: {meta['grades']:,} grades from `just seed` "
+           f"(its summaries folded by the projector's own statements), MariaDB with its default 128 MiB buffer pool.\n",
+           "### Ratios (one run)\n", "| measure | ratio | target |", "|---|---|---|",
+           f"| ingest p99 at {meta['rate']} grades/s: {meta['grades']:,} grades / empty database | **{ratio(big['p99_ms'], empty['p99_ms'])}** | ≤ 2 |",
+           "\n### Ingest (rest-api, open loop, 32 connections)\n",
+           "| database | grades/s | p50 ms | p99 ms | errors | rest-api RSS peak MiB | live state back after deletion s | errors while it was gone | live total = COUNT(*) after |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for db, result in ingest.items():
+        t, f = result["total"], flush[db]
+        back = "-" if f["live_back_seconds"] is None else f"{f['live_back_seconds']:.2f}"
+        out.append(f"| {db} | {t['throughput_per_sec']:,.0f} | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} | {sum(t['errors'].values())} | "
+                   f"{result['processes']['rest-api']['rss_peak_mib']:.0f} | {back} | {f['errors']} | "
+                   f"{'yes' if f['live_total'] == f['grades'] else 'NO: %d vs %d' % (f['live_total'], f['grades'])} |")
+    out += [f"\n### Dashboard endpoints at {meta['grades']:,} grades (realtime, one request at a time, {meta['requests']} each)\n",
+            "| endpoint | status | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|"]
+    for e in endpoints:
+        out.append(f"| `{e['path']}` | {e['status']} | {e['p50_ms']} | {e['p99_ms']} | {e['max_ms']} |")
+    out.append("\nCommand: `just scale` (SCALE_DB, SCALE_RATE, SCALE_SECONDS, SCALE_REQUESTS).")
+    return "\n".join(out) + "\n"
+
+
 def splice(report, name, section):
     text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -114,5 +144,7 @@ if __name__ == "__main__":
         splice(report, "bench", bench_section(source))
     elif kind == "compare":
         splice(report, "compare", f"Written by `just compare` ({machine()}).\n\n" + open(source).read())
+    elif kind == "scale":
+        splice(report, "scale", scale_section(source))
     else:
-        sys.exit(f"unknown section {kind!r}: bench or compare")
+        sys.exit(f"unknown section {kind!r}: bench, compare or scale")

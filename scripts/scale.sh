@@ -7,7 +7,7 @@
 #   - the same load with the Redis live state deleted 10 s in: seconds until it is back, errors;
 #     afterwards the live total must equal COUNT(*) of `grades`;
 #   - every dashboard endpoint: p50/p99 over SCALE_REQUESTS (200) requests each (big database).
-# Results in target/scale/ (JSON), a summary on stdout.
+# Writes its section of BENCHMARKS.md (results in target/scale/).
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,4 +108,6 @@ for db in "$empty" "$big"; do
     redis-cli -u "$redis" --scan --pattern "$prefix*" | xargs -r redis-cli -u "$redis" del >/dev/null
 done
 sql -e "DROP DATABASE IF EXISTS $empty"
-echo "results in $out/ (the big database held $held grades before the run)"
+echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"rate\": $rate, \"requests\": $requests}" >"$out/meta.json"
+python3 scripts/bench_report.py scale "$out" BENCHMARKS.md
+echo "wrote BENCHMARKS.md (results in $out/)"

@@ -51,15 +51,22 @@ impl GradeFilter {
 
 /// Newest first. `before_id` is the cursor: only grades with a smaller id are returned.
 ///
-/// Filters no index serves in id order (`year` alone, `semestre` alone, `curso` + `year`,
-/// `curso` + `semestre`) would walk the primary key until enough rows match: the whole table
-/// when none do. They are answered instead as the union of one newest-first range read per
-/// course term that matches (the terms come from `course_term_stats`), plus the grades the
-/// projector has not folded yet (above its watermark, read first, so no term is missed).
+/// Filters no index serves in id order would walk the primary key until enough rows match (the
+/// whole table when none do). They are split instead into filters an index serves, each read
+/// newest-first for one page, and the union is cut to the page:
+/// - with a `year` but no `semestre`: one read per semester;
+/// - with a `semestre` but no `year`: one read per year that has grades of that semester (from
+///   `course_term_stats`), plus the grades the projector has not folded yet (above its
+///   watermark, read first, so no new year is missed).
 pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
     // One extra row tells whether an older page exists.
     let wanted = limit + 1;
-    let page_of = |query: &mut QueryBuilder<'_, MySql>| {
+    let page_of = |query: &mut QueryBuilder<'_, MySql>, filter: &GradeFilter, above: Option<u64>| {
+        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
+        filter.push_conditions(query);
+        if let Some(above) = above {
+            query.push(" AND id > ").push_bind(above);
+        }
         if let Some(before) = before_id {
             query.push(" AND id < ").push_bind(before);
         }
@@ -67,27 +74,37 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
     };
     let mut query = QueryBuilder::<MySql>::new("");
     if filter.has_index_in_id_order() {
-        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
-        filter.push_conditions(&mut query);
-        page_of(&mut query);
+        page_of(&mut query, filter, None);
     } else {
-        let (folded,): (u64,) =
-            sqlx::query_as("SELECT applied_id FROM projection_state WHERE name = 'terms'").fetch_optional(pool).await?.unwrap_or((0,));
-        let mut terms_query = QueryBuilder::<MySql>::new("SELECT curso, semestre, year FROM course_term_stats WHERE year <> ");
-        terms_query.push_bind(ALL_YEARS);
-        filter.push_conditions(&mut terms_query);
-        let terms: Vec<(String, String, u16)> = terms_query.build_query_as().persistent(false).fetch_all(pool).await?;
-        query.push(format!("SELECT {GRADE_COLUMNS} FROM ("));
-        for (curso, semestre, year) in terms {
-            query.push(format!("(SELECT {GRADE_COLUMNS} FROM grades WHERE curso = "));
-            query.push_bind(curso).push(" AND semestre = ").push_bind(semestre).push(" AND year = ").push_bind(year);
-            page_of(&mut query);
-            query.push(") UNION ");
+        // Each part with the lowest id it can hold: the tail starts above the watermark.
+        let mut parts: Vec<(GradeFilter, Option<u64>)> = Vec::new();
+        if filter.year.is_some() {
+            for semestre in [Semester::First, Semester::Second] {
+                parts.push((GradeFilter { semestre: Some(semestre), ..filter.clone() }, None));
+            }
+        } else {
+            let (folded,): (u64,) =
+                sqlx::query_as("SELECT applied_id FROM projection_state WHERE name = 'terms'").fetch_optional(pool).await?.unwrap_or((0,));
+            parts.push((filter.clone(), Some(folded)));
+            // The primary key: at most a thousand rows. The students index would cover the query
+            // too, but its entries move with every fold, and a long transaction elsewhere (a seed,
+            // a backup) keeps their old versions, which every scan then has to step over.
+            let mut years = QueryBuilder::<MySql>::new("SELECT DISTINCT year FROM course_term_stats FORCE INDEX (PRIMARY) WHERE year <> ");
+            years.push_bind(ALL_YEARS);
+            filter.push_conditions(&mut years);
+            let years: Vec<(u16,)> = years.build_query_as().persistent(false).fetch_all(pool).await?;
+            for (year,) in years {
+                let year = Year::new(u64::from(year)).map_err(|e| sqlx::Error::Decode(e.into()))?;
+                parts.push((GradeFilter { year: Some(year), ..filter.clone() }, None));
+            }
         }
-        query.push(format!("(SELECT {GRADE_COLUMNS} FROM grades WHERE id > ")).push_bind(folded);
-        filter.push_conditions(&mut query);
-        page_of(&mut query);
-        query.push(")) page ORDER BY id DESC LIMIT ").push_bind(wanted);
+        query.push(format!("SELECT {GRADE_COLUMNS} FROM ("));
+        for (index, (part, above)) in parts.iter().enumerate() {
+            query.push(if index == 0 { "(" } else { " UNION (" });
+            page_of(&mut query, part, *above);
+            query.push(")");
+        }
+        query.push(") page ORDER BY id DESC LIMIT ").push_bind(wanted);
     }
     let mut rows: Vec<GradeRow> = query.build_query_as().persistent(false).fetch_all(pool).await?;
     let more = rows.len() > limit as usize;
