@@ -29,10 +29,18 @@ pub struct GradePage {
 }
 
 impl GradeFilter {
-    /// True when one index of `grades` holds the matching rows in id order, so a page is one
-    /// range read: no filter (the primary key), `curso`, `semestre` + `year`, all three.
-    fn has_index_in_id_order(&self) -> bool {
-        matches!((self.curso.is_some(), self.semestre.is_some(), self.year.is_some()), (_, false, false) | (_, true, true))
+    /// The index of `grades` that holds the matching rows in id order, so a page is one range
+    /// read, if one does. Named in the query: with a cursor, the optimizer would otherwise take
+    /// `(curso, id)` for `curso` alone as a lookup and walk every newer grade of the course
+    /// (seconds at 10 M grades) instead of a range that starts at the cursor.
+    fn index_in_id_order(&self) -> Option<&'static str> {
+        match (self.curso.is_some(), self.semestre.is_some(), self.year.is_some()) {
+            (false, false, false) => Some("PRIMARY"),
+            (true, false, false) => Some("grades_by_course"),
+            (false, true, true) => Some("grades_by_term"),
+            (true, true, true) => Some("grades_by_course_term"),
+            _ => None,
+        }
     }
 
     /// Appends ` AND column = value` for every field set.
@@ -61,8 +69,10 @@ impl GradeFilter {
 pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
     // One extra row tells whether an older page exists.
     let wanted = limit + 1;
+    // The tail above the watermark is a short primary-key range whatever its filter.
     let page_of = |query: &mut QueryBuilder<'_, MySql>, filter: &GradeFilter, above: Option<u64>| {
-        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE 1 = 1"));
+        let index = if above.is_some() { "PRIMARY" } else { filter.index_in_id_order().unwrap_or("PRIMARY") };
+        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades FORCE INDEX ({index}) WHERE 1 = 1"));
         filter.push_conditions(query);
         if let Some(above) = above {
             query.push(" AND id > ").push_bind(above);
@@ -73,7 +83,7 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
         query.push(" ORDER BY id DESC LIMIT ").push_bind(wanted);
     };
     let mut query = QueryBuilder::<MySql>::new("");
-    if filter.has_index_in_id_order() {
+    if filter.index_in_id_order().is_some() {
         page_of(&mut query, filter, None);
     } else {
         // Each part with the lowest id it can hold: the tail starts above the watermark.
