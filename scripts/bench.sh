@@ -30,9 +30,8 @@ record() { echo "$1" >>"$results"; }
 now() { date +%s.%N; }
 
 fresh_db() {
-    sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
-    MYSQL_URL=$server/$db "$bin/rest-api" migrate >/dev/null 2>&1
-    redis-cli -u "$redis" --scan --pattern 'bench:*' | xargs -r redis-cli -u "$redis" del >/dev/null
+    sql_fresh_database "$db" "$bin/rest-api"
+    redis_forget "$redis" bench:
 }
 
 # ---------------------------------------------------------------- the database ceiling

@@ -30,9 +30,8 @@ trap 'services_stop 10' EXIT
 export REDIS_URL=$redis REDIS_PREFIX=compare: LOG_FORMAT=json RUST_LOG=warn
 
 fresh_db() {
-    sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
-    MYSQL_URL=$server/$db "$bin/rest-api" migrate >/dev/null 2>&1
-    redis-cli -u "$redis" --scan --pattern 'compare:*' | xargs -r redis-cli -u "$redis" del >/dev/null
+    sql_fresh_database "$db" "$bin/rest-api"
+    redis_forget "$redis" compare:
 }
 
 for route in rest grpc; do

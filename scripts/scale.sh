@@ -37,7 +37,7 @@ now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 2))"; }
 
 start() { # db prefix: rest-api and realtime on db, the live state under prefix (rebuilt by the projector)
-    redis-cli -u "$redis" --scan --pattern "$2*" | xargs -r redis-cli -u "$redis" del >/dev/null
+    redis_forget "$redis" "$2"
     service_start rest-api "$out/rest-api-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8202 MIGRATE=false "$bin/rest-api"
     service_start realtime "$out/realtime-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8203 "$bin/realtime"
     service_wait_ready "$rest/readyz"
@@ -92,8 +92,7 @@ PY
 }
 
 : >"$out/flush.jsonl"
-sql -e "DROP DATABASE IF EXISTS $empty; CREATE DATABASE $empty"
-MYSQL_URL=$server/$empty "$bin/rest-api" migrate >/dev/null 2>&1
+sql_fresh_database "$empty" "$bin/rest-api"
 for db in "$empty" "$big"; do
     prefix="scale-$db:"
     start "$db" "$prefix"
@@ -105,7 +104,7 @@ for db in "$empty" "$big"; do
         python3 scripts/scale_endpoints.py "$realtime" "$requests" "$latest" | tee "$out/endpoints.jsonl"
     fi
     services_stop 10
-    redis-cli -u "$redis" --scan --pattern "$prefix*" | xargs -r redis-cli -u "$redis" del >/dev/null
+    redis_forget "$redis" "$prefix"
 done
 sql -e "DROP DATABASE IF EXISTS $empty"
 echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"rate\": $rate, \"requests\": $requests}" >"$out/meta.json"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Starting and stopping the grades services from a script (sourced by scripts/*.sh).
 #
 #   service_start NAME LOGFILE COMMAND...   start in the background, logging to LOGFILE
@@ -6,6 +7,7 @@
 #   service_wait_ready URL [SECONDS]        until URL answers 2xx (default 60 s)
 #   services_stop [SECONDS]                 SIGTERM to every started service, SIGKILL after SECONDS (default 10)
 #   service_metric BASE_URL NAME            value of the first /metrics series whose line starts with NAME
+#   redis_forget REDIS_URL PREFIX           delete every key under PREFIX (never the whole server)
 #
 # Each service is signalled directly (its own pid), never through a pipeline that may have died.
 
@@ -69,4 +71,8 @@ services_stop() {
 service_metric() {
     # awk reads to the end, so curl never dies of SIGPIPE.
     curl -fs "$1/metrics" | awk -v n="$2" '!found && index($0, n) == 1 { print $2; found = 1 }'
+}
+
+redis_forget() {
+    redis-cli -u "$1" --scan --pattern "$2*" | xargs -r redis-cli -u "$1" del >/dev/null
 }
