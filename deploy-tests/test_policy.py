@@ -252,9 +252,7 @@ def test_migrations_job_and_migrate_false(build_id):
     for name in ("grpc-server", "rest-api"):
         dep = find(docs, "Deployment", name)
         c = dep["spec"]["template"]["spec"]["containers"][0]
-        assert _env(c, docs).get("MIGRATE") == "false", name
-        inits = [i["name"] for i in dep["spec"]["template"]["spec"].get("initContainers", [])]
-        assert "wait-for-schema" in inits, f"{name}: waits for the schema"
+        assert _env(c, docs).get("MIGRATE") == "false", name  # test_wait_for_schema.py: they wait for the Job
 
 
 @pytest.mark.parametrize("build_id", APP_BUILDS)
@@ -309,19 +307,6 @@ def test_services_select_pods_and_ports(build_id):
                     assert target in named, f"Service {svc['metadata']['name']}: no container port named {target}"
                 else:
                     assert target in named.values(), f"Service {svc['metadata']['name']}: nothing on {target}"
-
-
-@pytest.mark.parametrize("build_id", [b for b in APP_BUILDS if b.startswith(("base", "kind"))][:1] + ["kind", "gke"])
-def test_wait_for_schema_script_is_valid_sh(build_id, tmp_path):
-    for workload, _, role, c in _containers(build_docs(build_id)):
-        if c["name"] != "wait-for-schema":
-            continue
-        assert c["command"][:2] == ["sh", "-c"]
-        script = tmp_path / "wait.sh"
-        script.write_text(c["command"][2])
-        proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        assert image_name(c["image"]) == "mysql"
 
 
 # ------------------------------------------------------------------ GKE ----
