@@ -1,4 +1,5 @@
-"""Random grade payloads for POST /grades (docs/CONTRACTS.md, "Ingestion").
+"""Random grade payloads for POST /grades (docs/CONTRACTS.md, "Ingestion"),
+and the route an answer came from.
 
 Kept free of Locust imports so deploy-tests can check it without a load run.
 
@@ -81,3 +82,24 @@ def idempotency_key(rng: random.Random, cfg: PayloadConfig = PayloadConfig()) ->
     if rng.random() < cfg.idempotency_ratio:
         return f"loadgen-{rng.getrandbits(64):016x}"
     return None
+
+
+UNKNOWN_ROUTE = "unknown route"
+# The compose ingress (docker/ingress/nginx.conf) names the upstream it chose
+# even when that route never answered (its 502/504 carry no X-Route).
+INGRESS_UPSTREAMS = {"grpc_client": "grpc", "rest_api": "rest"}
+
+
+def route_of(headers) -> str:
+    """The route that answered (X-Route), else the one the ingress chose, else UNKNOWN_ROUTE.
+
+    `headers`: any case-insensitive mapping with .get, or None (no answer at all).
+    """
+    if headers:
+        route = headers.get("X-Route")
+        if route:
+            return route
+        upstream = headers.get("X-Grades-Upstream")
+        if upstream in INGRESS_UPSTREAMS:
+            return INGRESS_UPSTREAMS[upstream]
+    return UNKNOWN_ROUTE

@@ -2,7 +2,7 @@
 
 Aim it at the ingress (compose: http://ingress:8080, kind/GKE: the Gateway),
 so the 50/50 split between grpc-client and rest-api is exercised. Every Locust
-option can be set from the environment (Locust reads LOCUST_*):
+option can be set on the command line or from the environment (LOCUST_*):
 
     LOCUST_HOST=http://localhost:8080  target (ingress / gateway)
     LOCUST_HEADLESS=true               no web UI, print stats, exit at the end
@@ -10,37 +10,86 @@ option can be set from the environment (Locust reads LOCUST_*):
     LOCUST_SPAWN_RATE=5                users started per second
     LOCUST_RUN_TIME=2m                 stop after this long (headless)
 
-Payload knobs: LOADGEN_STUDENTS, LOADGEN_STRING_RATIO, LOADGEN_IDEMPOTENCY_RATIO,
-LOADGEN_YEAR_MIN, LOADGEN_YEAR_MAX, LOADGEN_WAIT_MIN/MAX (seconds between
-requests per user). At the end the share of requests served by each route
-(X-Route header) is printed, which should be close to 50/50.
+Each request is recorded under the route that answered it (the services'
+X-Route header, or the compose ingress's X-Grades-Upstream when a route never
+answered), so Locust's own table, CSV and HTML report have one row per route
+plus the aggregated total, failures included:
+
+    POST /grades [grpc]   POST /grades [rest]   POST /grades [unknown route]
+
+Options of this file (flags, or the environment; the master passes them on
+to its workers):
+
+    --rate-per-user / LOADGEN_RATE_PER_USER   constant-rate mode: each user sends
+        this many requests per second (Locust's constant_throughput pacing),
+        so the offered load is users x rate; 0 (default) = think time instead
+    --wait-min / LOADGEN_WAIT_MIN, --wait-max / LOADGEN_WAIT_MAX
+        think time between a user's requests, seconds (default 0.1..0.5)
+
+Payload knobs (grades_payload.py): LOADGEN_STUDENTS, LOADGEN_STRING_RATIO,
+LOADGEN_IDEMPOTENCY_RATIO, LOADGEN_YEAR_MIN, LOADGEN_YEAR_MAX.
 """
 from __future__ import annotations
 
 import json
-import os
 import random
-import threading
-from collections import Counter
+from time import perf_counter
 
-from locust import HttpUser, between, events, task
+import gevent
+from locust import FastHttpUser, events, task
+from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from grades_payload import PayloadConfig, idempotency_key, random_grade
+from grades_payload import PayloadConfig, idempotency_key, random_grade, route_of
 
 CONFIG = PayloadConfig.from_env()
-WAIT_MIN = float(os.environ.get("LOADGEN_WAIT_MIN", "0.1"))
-WAIT_MAX = float(os.environ.get("LOADGEN_WAIT_MAX", "0.5"))
 ACCEPTED = {200, 201}
-
-_routes: Counter[str] = Counter()
-_routes_lock = threading.Lock()
+REQUEST_NAME = "POST /grades"
 
 
-class GradeSubmitter(HttpUser):
-    wait_time = between(WAIT_MIN, max(WAIT_MIN, WAIT_MAX))
+@events.init_command_line_parser.add_listener
+def _add_options(parser) -> None:
+    parser.add_argument("--rate-per-user", type=float, default=0.0, env_var="LOADGEN_RATE_PER_USER",
+                        help="Constant-rate mode: requests per second per user (0 = think time, see --wait-min/max)")
+    parser.add_argument("--wait-min", type=float, default=0.1, env_var="LOADGEN_WAIT_MIN",
+                        help="Shortest think time between a user's requests, seconds")
+    parser.add_argument("--wait-max", type=float, default=0.5, env_var="LOADGEN_WAIT_MAX",
+                        help="Longest think time between a user's requests, seconds")
 
+
+@events.test_start.add_listener
+def _check_options(environment, **_kwargs) -> None:
+    options = environment.parsed_options
+    if options is None:
+        return
+    if options.rate_per_user < 0:
+        raise ValueError(f"--rate-per-user must be >= 0 (got {options.rate_per_user})")
+    if options.wait_min < 0 or options.wait_max < options.wait_min:
+        raise ValueError(f"need 0 <= --wait-min <= --wait-max (got {options.wait_min}, {options.wait_max})")
+
+
+def request_name(route: str) -> str:
+    return f"{REQUEST_NAME} [{route}]"
+
+
+class GradeSubmitter(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
+
+    def wait_time(self) -> float:
+        # Read on every call (not fixed at import): in distributed mode the
+        # workers receive the master's options only when a run starts.
+        options = self.environment.parsed_options
+        rate = getattr(options, "rate_per_user", 0.0) or 0.0
+        if rate > 0:
+            # constant_throughput's pacing: the wait makes up the rest of 1/rate.
+            run_time = perf_counter() - self._cp_last_run - self._cp_last_wait_time
+            self._cp_last_wait_time = max(0.0, 1.0 / rate - run_time)
+            self._cp_last_run = perf_counter()
+            return self._cp_last_wait_time
+        low = getattr(options, "wait_min", 0.1)
+        high = max(low, getattr(options, "wait_max", 0.5))
+        return low + self.rng.random() * (high - low)
 
     @task
     def post_grade(self) -> None:
@@ -49,14 +98,15 @@ class GradeSubmitter(HttpUser):
         key = idempotency_key(self.rng, CONFIG)
         if key is not None:
             headers["Idempotency-Key"] = key
-        with self.client.post(
-            "/grades", data=json.dumps(grade), headers=headers, name="POST /grades", catch_response=True
-        ) as response:
+        with self.client.post("/grades", data=json.dumps(grade), headers=headers, name=REQUEST_NAME,
+                              catch_response=True) as response:
+            # Renaming before the context exits files the request, success or
+            # failure, under its route's row.
+            response.request_meta["name"] = request_name(route_of(response.headers))
             if response.status_code in ACCEPTED:
-                route = response.headers.get("X-Route", "unknown")
-                with _routes_lock:
-                    _routes[route] += 1
                 response.success()
+            elif response.status_code == 0:
+                response.failure(f"no answer: {response.error!r}")
             else:
                 body = (response.text or "")[:200]
                 response.failure(f"HTTP {response.status_code}: {body}")
@@ -64,10 +114,37 @@ class GradeSubmitter(HttpUser):
 
 @events.test_stop.add_listener
 def _print_route_split(environment, **_kwargs) -> None:
-    with _routes_lock:
-        total = sum(_routes.values())
-        if not total:
-            print("route split: no successful requests")
-            return
-        parts = ", ".join(f"{route}={count} ({100.0 * count / total:.1f}%)" for route, count in sorted(_routes.items()))
-    print(f"route split over {total} stored grades: {parts}")
+    # On the master (or a single process): its stats already hold every worker's.
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    prefix = REQUEST_NAME + " ["
+    rows = {name[len(prefix):-1]: entry for (name, _method), entry in environment.stats.entries.items()
+            if name.startswith(prefix)}
+    total = sum(entry.num_requests for entry in rows.values())
+    if not total:
+        print("route split: no requests")
+        return
+    parts = ", ".join(f"{route}={entry.num_requests} ({100.0 * entry.num_requests / total:.1f}%, "
+                      f"{entry.num_failures} failed)" for route, entry in sorted(rows.items()))
+    print(f"route split over {total} requests: {parts}")
+
+
+_csv_environment = []
+
+
+@events.init.add_listener
+def _remember_csv(environment, **_kwargs) -> None:
+    options = environment.parsed_options
+    if options is not None and options.csv_prefix and not isinstance(environment.runner, WorkerRunner):
+        _csv_environment.append(environment)
+
+
+@events.quit.add_listener
+def _final_csv_rows(**_kwargs) -> None:
+    # Locust's CSV writer snapshots the stats once a second and closes its
+    # files right after this event, so the CSV could miss the run's last
+    # second (its totals then disagree with the printed table and the HTML
+    # report). One more writer cycle, with the users stopped, writes the
+    # final figures.
+    if _csv_environment:
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)

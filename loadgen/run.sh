@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Locust from a local virtual environment (no Docker): `just load`, `just load-ui`.
+#
+#   loadgen/run.sh [LOCUST ARGS...]                  any Locust command line
+#   loadgen/run.sh headless URL USERS RATE DURATION [LOCUST ARGS...]
+#       a headless run; CSV and HTML reports in $LOADGEN_RESULTS/<UTC time>/
+#
+# The venv lives in loadgen/.venv: created on the first run, re-used after,
+# reinstalled when requirements.txt changes (its hash is kept in the venv).
+# Environment: PYTHON (default python3), LOADGEN_VENV (default loadgen/.venv),
+# LOADGEN_RESULTS (default loadgen/results), and every LOCUST_* / LOADGEN_* knob.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${LOADGEN_VENV:-${here}/.venv}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "${venv}/bin/python" ]; then
+  echo "loadgen: creating ${venv}" >&2
+  "${python}" -m venv "${venv}" || {
+    echo "loadgen: could not create a virtual environment with ${python}: install python3-venv (Debian/Ubuntu) or set PYTHON" >&2
+    exit 1
+  }
+fi
+stamp="${venv}/.loadgen-requirements.sha256"
+want="$(sha256sum "${here}/requirements.txt" | cut -d' ' -f1)"
+if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
+  echo "loadgen: installing ${here}/requirements.txt into ${venv}" >&2
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${here}/requirements.txt"
+  echo "${want}" > "${stamp}"
+fi
+
+locust=("${venv}/bin/locust" -f "${here}/locustfile.py")
+export PYTHONPATH="${here}${PYTHONPATH:+:${PYTHONPATH}}"
+
+if [ "${1:-}" != "headless" ]; then
+  exec "${locust[@]}" "$@"
+fi
+
+if [ $# -lt 5 ]; then
+  echo "usage: loadgen/run.sh headless URL USERS SPAWN_RATE DURATION [LOCUST ARGS...]" >&2
+  exit 2
+fi
+url=$2 users=$3 spawn_rate=$4 duration=$5
+shift 5
+results="${LOADGEN_RESULTS:-${here}/results}/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "${results}"
+echo "loadgen: ${users} users (+${spawn_rate}/s) for ${duration} against ${url}; reports in ${results}" >&2
+status=0
+"${locust[@]}" --headless --host "${url}" --users "${users}" --spawn-rate "${spawn_rate}" --run-time "${duration}" \
+  --csv "${results}/grades" --csv-full-history --html "${results}/report.html" "$@" || status=$?
+echo "loadgen: reports: ${results}/report.html, ${results}/grades_stats.csv (per route + Aggregated)," \
+  "${results}/grades_failures.csv, ${results}/grades_stats_history.csv" >&2
+[ "${status}" -eq 0 ] || echo "loadgen: Locust exited with ${status} (1 = some requests failed; see the failures CSV)" >&2
+exit "${status}"
