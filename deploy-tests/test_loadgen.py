@@ -369,6 +369,17 @@ def test_connection_errors_land_in_unknown_route(tmp_path):
 
 
 @pytest.mark.slow
+def test_bad_option_values_stop_locust(tmp_path):
+    proc, run_dir = _headless(tmp_path, "http://127.0.0.1:9", 1, 1, "2s", "--rate-per-user", "-1")
+    assert proc.returncode == 2 and "--rate-per-user: must be >= 0" in proc.stderr, proc.stderr[-2000:]
+    assert not (run_dir / "report.html").exists()
+    env = _venv_env(tmp_path, LOADGEN_WAIT_MIN="soon")
+    proc = subprocess.run(["bash", str(ROOT / "loadgen" / "run.sh"), "--headless", "-t", "1s"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--wait-min: not a number: 'soon'" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
 def test_constant_rate_mode(tmp_path):
     """--rate-per-user paces each user whatever the think time says: 2 users at
     2 requests/s for 4 s send at most 2 x (1 + 2 x 4) requests (without pacing,

@@ -31,6 +31,7 @@ LOADGEN_IDEMPOTENCY_RATIO, LOADGEN_YEAR_MIN, LOADGEN_YEAR_MAX.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from time import perf_counter
@@ -47,25 +48,26 @@ ACCEPTED = {200, 201}
 REQUEST_NAME = "POST /grades"
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
 @events.init_command_line_parser.add_listener
 def _add_options(parser) -> None:
-    parser.add_argument("--rate-per-user", type=float, default=0.0, env_var="LOADGEN_RATE_PER_USER",
+    # Checked when parsed (flags and environment alike): a bad value stops Locust with a usage message.
+    parser.add_argument("--rate-per-user", type=_non_negative, default=0.0,
+                        env_var="LOADGEN_RATE_PER_USER",
                         help="Constant-rate mode: requests per second per user (0 = think time, see --wait-min/max)")
-    parser.add_argument("--wait-min", type=float, default=0.1, env_var="LOADGEN_WAIT_MIN",
+    parser.add_argument("--wait-min", type=_non_negative, default=0.1, env_var="LOADGEN_WAIT_MIN",
                         help="Shortest think time between a user's requests, seconds")
-    parser.add_argument("--wait-max", type=float, default=0.5, env_var="LOADGEN_WAIT_MAX",
-                        help="Longest think time between a user's requests, seconds")
-
-
-@events.test_start.add_listener
-def _check_options(environment, **_kwargs) -> None:
-    options = environment.parsed_options
-    if options is None:
-        return
-    if options.rate_per_user < 0:
-        raise ValueError(f"--rate-per-user must be >= 0 (got {options.rate_per_user})")
-    if options.wait_min < 0 or options.wait_max < options.wait_min:
-        raise ValueError(f"need 0 <= --wait-min <= --wait-max (got {options.wait_min}, {options.wait_max})")
+    parser.add_argument("--wait-max", type=_non_negative, default=0.5, env_var="LOADGEN_WAIT_MAX",
+                        help="Longest think time between a user's requests, seconds (at least --wait-min)")
 
 
 def request_name(route: str) -> str:

@@ -49,7 +49,13 @@ echo "loadgen: ${users} users (+${spawn_rate}/s) for ${duration} against ${url};
 status=0
 "${locust[@]}" --headless --host "${url}" --users "${users}" --spawn-rate "${spawn_rate}" --run-time "${duration}" \
   --csv "${results}/grades" --csv-full-history --html "${results}/report.html" "$@" || status=$?
-echo "loadgen: reports: ${results}/report.html, ${results}/grades_stats.csv (per route + Aggregated)," \
-  "${results}/grades_failures.csv, ${results}/grades_stats_history.csv" >&2
-[ "${status}" -eq 0 ] || echo "loadgen: Locust exited with ${status} (1 = some requests failed; see the failures CSV)" >&2
+if [ -f "${results}/report.html" ]; then
+  echo "loadgen: reports: ${results}/report.html, ${results}/grades_stats.csv (per route + Aggregated)," \
+    "${results}/grades_failures.csv, ${results}/grades_stats_history.csv" >&2
+fi
+case "${status}" in
+  0) ;;
+  1) echo "loadgen: some requests failed (Locust exit status 1): see the failures CSV" >&2 ;;
+  *) echo "loadgen: Locust exited with ${status}" >&2 ;;
+esac
 exit "${status}"
