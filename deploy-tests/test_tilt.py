@@ -17,7 +17,7 @@ TILT_BUILTINS = ("allow_k8s_contexts", "update_settings", "docker_build", "k8s_y
 
 @pytest.fixture(scope="module")
 def calls():
-    sl = pytest.importorskip("starlark", reason="starlark-pyo3 not installed")
+    import starlark as sl  # starlark-pyo3 (deploy-tests/requirements.txt)
     source = (TILT / "Tiltfile").read_text()
     ast = sl.parse("Tiltfile", source, sl.Dialect.extended())
     module = sl.Module()
