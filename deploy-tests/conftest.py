@@ -197,6 +197,35 @@ def declared_binaries() -> set[str]:
     return set(cargo_binaries())
 
 
+# ------------------------------------------------------------ contract ----
+def _markdown_table(text: str, header_start: str) -> list[list[str]]:
+    """Rows (cells stripped of backticks) of the table whose header starts with header_start."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().replace("`", "") for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+@functools.lru_cache(maxsize=None)
+def contract() -> dict:
+    """What docs/CONTRACTS.md says: ports per binary ("Processes": PORT and
+    GRPC_PORT) and, per environment variable ("Environment"), the binaries
+    that use it and its default."""
+    text = (ROOT / "docs" / "CONTRACTS.md").read_text()
+    ports: dict[str, dict[str, str]] = {}
+    for binary, _crate, listens, _talks in _markdown_table(text, "| binary"):
+        ports[binary] = dict((var, port) for var, port in re.findall(r"\b([A-Z_]*PORT) \((\d+)\)", listens))
+    env: dict[str, tuple[set[str], str]] = {}
+    for variable, used_by, default in _markdown_table(text, "| variable"):
+        users = set(ports) if used_by.startswith("all") else {b for b in ports if re.search(rf"\b{b}\b", used_by)}
+        env[variable] = (users, default)
+    return {"ports": ports, "env": env}
+
+
 @pytest.fixture(scope="session")
 def root() -> pathlib.Path:
     return ROOT

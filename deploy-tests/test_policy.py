@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import (BUILDS, CLUSTER_SCOPED, MIGRATING_BINARIES, NAMESPACE, PROJECT_IMAGES,
+from conftest import (BUILDS, CLUSTER_SCOPED, contract, MIGRATING_BINARIES, NAMESPACE, PROJECT_IMAGES,
                       ROUTE_DEPLOYMENTS, THIRD_PARTY_IMAGES, all_containers, build_docs, by_kind,
                       declared_binaries, find, image_name, image_tag, labels_match, pod_templates)
 
@@ -239,26 +239,33 @@ def test_grades_commands_are_workspace_binaries(build_id):
 
 @pytest.mark.parametrize("build_id", APP_BUILDS)
 def test_contract_environment(build_id):
-    """Ports and variables per docs/CONTRACTS.md."""
+    """docs/CONTRACTS.md, read from the file: each binary's Deployment listens
+    on the contract's ports (the Services and probes rely on them), REDIS_PREFIX
+    is the contract's, and every variable whose default points at 127.0.0.1 is
+    set for each binary that uses it (in a pod, loopback is the wrong host)."""
     docs = build_docs(build_id)
-    ports = {"grpc-client": "8001", "grpc-server": "8011", "rest-api": "8002", "realtime": "8003"}
-    for name, port in ports.items():
+    spec = contract()
+    assert set(spec["ports"]) == set(ROUTE_DEPLOYMENTS) | {"realtime"}
+    for name, ports in spec["ports"].items():
         dep = find(docs, "Deployment", name)
+        assert dep, f"no Deployment for the contract's binary {name}"
         c = dep["spec"]["template"]["spec"]["containers"][0]
         env = _env(c, docs)
-        assert env["PORT"] == port, name
-        assert [p["containerPort"] for p in c["ports"] if p["name"] == "http"] == [int(port)], name
-        assert env.get("REDIS_URL", "").startswith("redis://"), name
-        assert env.get("REDIS_PREFIX") == "grades:", name
-        if name != "grpc-client":
+        for variable, port in ports.items():
+            assert env.get(variable) == port, f"{name}: {variable}={env.get(variable)}, contract: {port}"
+        assert [p["containerPort"] for p in c["ports"] if p["name"] == "http"] == [int(ports["PORT"])], name
+        for variable, (users, default) in spec["env"].items():
+            if name in users and "127.0.0.1" in default:
+                assert variable in env and "127.0.0.1" not in env[variable], f"{name}: {variable} must be set"
+        assert env.get("REDIS_PREFIX") == spec["env"]["REDIS_PREFIX"][1], name
+        if "MYSQL_URL" in env:
             assert env["MYSQL_URL"] == "mysql://$(MYSQL_USER):$(MYSQL_PASSWORD)@$(MYSQL_HOST):$(MYSQL_PORT)/$(MYSQL_DATABASE)"
             for part in ("MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE"):
                 assert part in env, f"{name}: {part} must be defined for $(..) expansion"
-    server = find(docs, "Deployment", "grpc-server")["spec"]["template"]["spec"]["containers"][0]
-    assert _env(server, docs)["GRPC_PORT"] == "50051"
+    grpc_port = int(spec["ports"]["grpc-server"]["GRPC_PORT"])
     client = find(docs, "Deployment", "grpc-client")["spec"]["template"]["spec"]["containers"][0]
-    assert _env(client, docs)["GRPC_SERVER_URL"] == "http://grpc-server:50051"
-    assert 50051 in _service_ports(docs, "grpc-server")
+    assert _env(client, docs)["GRPC_SERVER_URL"] == f"http://grpc-server:{grpc_port}"
+    assert grpc_port in _service_ports(docs, "grpc-server")
 
 
 @pytest.mark.parametrize("build_id", ALL)
