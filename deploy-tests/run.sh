@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks of the deployment side (Dockerfiles, compose, kustomize, Tilt,
 # loadgen, just recipes). Creates/updates a virtualenv in .venv-deploy with
-# deploy-tests/requirements.txt, checkov in a venv of its own (its pins clash
-# with pytest's), the npm packages generated from the upstream CRDs plus
-# TypeScript, and runs pytest. Extra arguments go to pytest.
+# deploy-tests/requirements.txt, checkov and nca (network-config-analyzer) in
+# venvs of their own (their pins clash with pytest's), the npm packages
+# generated from the upstream CRDs plus TypeScript, and runs pytest. Extra
+# arguments go to pytest.
 #
 #   deploy-tests/run.sh            # everything
 #   deploy-tests/run.sh -k compose # a subset
@@ -37,8 +38,11 @@ install_requirements() {
 }
 
 install_requirements "${venv}" "${here}/requirements.txt" "${root}/loadgen/requirements.txt"
-install_requirements "${venv}/checkov" "${here}/checkov-requirements.txt"
-ln -sf "${venv}/checkov/bin/checkov" "${venv}/bin/checkov"
+# Tools whose pins clash with the above, each in a venv of its own.
+for tool in checkov nca; do
+  install_requirements "${venv}/${tool}" "${here}/${tool}-requirements.txt"
+  ln -sf "${venv}/${tool}/bin/${tool}" "${venv}/bin/${tool}"
+done
 
 # Validators and TypeScript types generated from the upstream CRDs (Gateway
 # API, GKE Gateway policies, Knative Serving): test_crd_schemas.py.
