@@ -53,6 +53,10 @@ seed count *args:
     cargo build --release -q --bin grades-bench
     MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} target/release/grades-bench seed {{ count }} {{ args }}
 
+# Regenerate frontend/src/lib/wire.ts (the dashboard's types) from the Rust types realtime sends; `just test` fails while it is stale.
+wire-types:
+    UPDATE_WIRE_TYPES=1 cargo test -q -p realtime --lib wire
+
 # Apply migrations to MYSQL_URL and exit.
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate

@@ -6,8 +6,10 @@ use crate::CourseCode;
 
 /// A course of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Course {
     /// Upper-case code, like `SO1`.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub code: CourseCode,
     /// Full name, like `Sistemas Operativos 1`.
     pub name: String,

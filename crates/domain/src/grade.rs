@@ -7,6 +7,7 @@ use crate::{Carnet, Catalog, CourseCode, Nota, Semester, StudentName, Year};
 
 /// Which ingestion route stored a grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Route {
     /// Route 1: grpc-client, then gRPC to grpc-server.

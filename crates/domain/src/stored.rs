@@ -9,6 +9,7 @@ use crate::{Route, PASSING_NOTA};
 /// feed and events carry, and what the dashboard's grade list returns. Its fields were validated
 /// on the way in (as a [`crate::NewGrade`]), so they are plain values here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StoredGrade {
     /// Its place in commit order: larger ids committed later.
     pub id: u64,

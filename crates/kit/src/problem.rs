@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// An RFC 9457 problem detail: what went wrong, in words a person can act on.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     /// URI of the problem type; `about:blank` (the status says it all).
     #[serde(rename = "type")]
@@ -18,6 +19,7 @@ pub struct Problem {
     pub detail: String,
     /// Per-field errors of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "{ field: string; message: string }[]"))]
     pub errors: Option<serde_json::Value>,
     /// Sent as `Retry-After` (503s).
     #[serde(skip)]

@@ -10,6 +10,7 @@ pub const RECENT_LEN: usize = 50;
 
 /// Grades stored per route.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RouteCounts {
     /// Through route 1.
     #[serde(default)]
@@ -44,6 +45,7 @@ impl RouteCounts {
 
 /// Distinct students of one course term.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StudentCount {
     /// Course code.
     pub curso: String,
@@ -90,6 +92,7 @@ impl LiveFigures {
 
 /// One message on the events channel: everything a dashboard needs to update without a read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LiveEvent {
     /// Grades stored.
     pub total: u64,

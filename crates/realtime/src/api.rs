@@ -77,7 +77,8 @@ async fn pass_fail(State(state): State<AppState>, params: Params) -> Result<Json
 }
 
 #[derive(Serialize)]
-struct TopCourses {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(crate) struct TopCourses {
     semestre: String,
     year: Option<u16>,
     items: Vec<stats::CourseStudents>,
@@ -93,7 +94,8 @@ async fn top_courses(State(state): State<AppState>, params: Params) -> Result<Js
 }
 
 #[derive(Serialize)]
-struct TopStudents {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(crate) struct TopStudents {
     semestre: Option<String>,
     year: Option<u16>,
     items: Vec<StudentAverage>,
@@ -110,6 +112,7 @@ async fn top_students(State(state): State<AppState>, params: Params) -> Result<J
 
 /// Body of `GET /api/stats/routes` and of the `routes` push.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RouteStats {
     /// The window the traffic figures cover ([`ROUTES_WINDOW_SECONDS`]).
     pub window_seconds: u64,
@@ -119,6 +122,7 @@ pub struct RouteStats {
 
 /// One ingestion route's stored grades and recent traffic.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RouteStat {
     /// The route described.
     pub route: Route,
@@ -170,6 +174,7 @@ async fn routes(State(state): State<AppState>) -> Result<Json<RouteStats>, ApiEr
 
 /// Body of `GET /api/live` and of the `total` push.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Totals {
     /// Grades stored, both routes.
     pub total: u64,

@@ -9,6 +9,8 @@ pub mod live;
 pub mod metrics;
 pub mod params;
 pub mod socket;
+#[cfg(test)]
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

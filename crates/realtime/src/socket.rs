@@ -51,7 +51,8 @@ struct ErrorEvent {
 }
 
 #[derive(Serialize)]
-struct StudentsEvent<'a> {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(crate) struct StudentsEvent<'a> {
     curso: &'a str,
     semestre: &'a str,
     year: u16,

@@ -21,6 +21,7 @@ pub struct GradeFilter {
 
 /// One page of the grade list, newest first.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GradePage {
     /// The grades of this page.
     pub items: Vec<StoredGrade>,
@@ -126,6 +127,7 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
 
 /// Passed and failed grades of a course in a semester, of one year or of all years.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PassFail {
     /// Course code.
     pub curso: String,
@@ -155,6 +157,7 @@ pub async fn pass_fail(pool: &MySqlPool, curso: &CourseCode, semestre: Semester,
 
 /// A course and how many distinct students it has in the term asked for.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CourseStudents {
     /// Course code.
     pub curso: String,
@@ -180,6 +183,7 @@ pub async fn top_courses(pool: &MySqlPool, semestre: Semester, year: Option<Year
 
 /// A student's average grade over the grades selected.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StudentAverage {
     /// Student id.
     pub carnet: u64,
