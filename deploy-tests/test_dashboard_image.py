@@ -101,3 +101,51 @@ def test_dashboard_nginx_serves_spa_and_config(tmp_path):
         assert request(base + "/assets/missing.js")[0] == 404
         assert request(base + "/healthz")[0] == 200
         assert request(base + "/readyz")[0] == 200
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def test_dashboard_nginx_security_headers_are_in_every_location():
+    # nginx drops inherited add_header directives in a location that has its own: each location
+    # must repeat the whole set.
+    text = NGINX_CONF.read_text()
+    for location in re.findall(r"location [^{]+\{(.*?)\n        \}", text, re.S):
+        if "add_header" not in location:
+            continue
+        for name in [*SECURITY_HEADERS, "Content-Security-Policy", "Permissions-Policy"]:
+            assert f"add_header {name} " in location, f"{name} missing in a location:\n{location}"
+
+
+@pytest.mark.slow
+def test_dashboard_nginx_sends_security_headers(tmp_path):
+    binary = nginx_binary()
+    if not binary:
+        pytest.fail("nginx is not installed (apt-get install nginx-light; .ci/run does)")
+    html = tmp_path / "html"
+    (html / "assets").mkdir(parents=True)
+    (html / "index.html").write_text('<script src="/config.js"></script>')
+    (html / "assets" / "app-1234.js").write_text("console.log(1)")
+    config_dir = tmp_path / "grades-config"
+    assert run_entrypoint(config_dir, "http://localhost:8003").returncode == 0
+    port = nginx_port()
+    text = NGINX_CONF.read_text()
+    text = text.replace("root /tmp/grades-config;", "root CONFIG_DIR;").replace("/tmp/", f"{tmp_path}/")
+    text = text.replace("listen 8080;", f"listen 127.0.0.1:{port};").replace("listen [::]:8080;", "")
+    text = text.replace("root /usr/share/nginx/html;", f"root {html};")
+    text = text.replace("root CONFIG_DIR;", f"root {config_dir};")
+    with run_nginx(binary, text, tmp_path, port):
+        base = f"http://127.0.0.1:{port}"
+        for path in ["/", "/some/client/route", "/config.js", "/assets/app-1234.js", "/assets/missing.js"]:
+            _, headers, _ = request(base + path)
+            for name, value in SECURITY_HEADERS.items():
+                assert headers.get(name) == value, f"{path}: {name} = {headers.get(name)!r}"
+            csp = headers.get("Content-Security-Policy", "")
+            for directive in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]:
+                assert directive in csp, f"{path}: CSP lacks {directive}: {csp!r}"
+            assert "camera=()" in headers.get("Permissions-Policy", ""), path
