@@ -114,11 +114,31 @@ class GradeSubmitter(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}: {body}")
 
 
-@events.test_stop.add_listener
-def _print_route_split(environment, **_kwargs) -> None:
-    # On the master (or a single process): its stats already hold every worker's.
-    if isinstance(environment.runner, WorkerRunner):
-        return
+_environments = []
+
+
+@events.init.add_listener
+def _remember_environment(environment, **_kwargs) -> None:
+    # A worker's figures are merged into the master's: the master reports.
+    if not isinstance(environment.runner, WorkerRunner):
+        _environments.append(environment)
+
+
+@events.quit.add_listener
+def _final_report(**_kwargs) -> None:
+    # At quit, not test_stop: a master receives its workers' last figures after the test stops.
+    for environment in _environments:
+        _print_route_split(environment)
+        if environment.parsed_options is not None and environment.parsed_options.csv_prefix:
+            # Locust's CSV writer snapshots the stats once a second and closes
+            # its files right after this event, so the CSV could miss the run's
+            # last second (its totals then disagree with the printed table and
+            # the HTML report). One more writer cycle, with the users stopped,
+            # writes the final figures.
+            gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
+
+
+def _print_route_split(environment) -> None:
     prefix = REQUEST_NAME + " ["
     rows = {name[len(prefix):-1]: entry for (name, _method), entry in environment.stats.entries.items()
             if name.startswith(prefix)}
@@ -129,24 +149,3 @@ def _print_route_split(environment, **_kwargs) -> None:
     parts = ", ".join(f"{route}={entry.num_requests} ({100.0 * entry.num_requests / total:.1f}%, "
                       f"{entry.num_failures} failed)" for route, entry in sorted(rows.items()))
     print(f"route split over {total} requests: {parts}")
-
-
-_csv_environment = []
-
-
-@events.init.add_listener
-def _remember_csv(environment, **_kwargs) -> None:
-    options = environment.parsed_options
-    if options is not None and options.csv_prefix and not isinstance(environment.runner, WorkerRunner):
-        _csv_environment.append(environment)
-
-
-@events.quit.add_listener
-def _final_csv_rows(**_kwargs) -> None:
-    # Locust's CSV writer snapshots the stats once a second and closes its
-    # files right after this event, so the CSV could miss the run's last
-    # second (its totals then disagree with the printed table and the HTML
-    # report). One more writer cycle, with the users stopped, writes the
-    # final figures.
-    if _csv_environment:
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
