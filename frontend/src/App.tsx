@@ -11,26 +11,24 @@ import { TopStudents } from './components/TopStudents';
 import { usePolled } from './hooks';
 import { newestTerm, type Term } from './lib/terms';
 import type { Course } from './lib/types';
-import { useRealtime } from './realtime';
+import { useRealtimeApi, useRecentGrades } from './realtime';
 
 /** The catalog seeded by the migrations; used only until `GET /api/courses` answers. */
 const SEEDED_COURSES: Course[] = ['SO1', 'BD1', 'LFP', 'SA', 'AYD1'].map((code) => ({ code, name: code }));
 
 export function App() {
-  const { api, conn, recent, endpoints } = useRealtime();
+  const { api, endpoints } = useRealtimeApi();
   const [refreshAll, setRefreshAll] = useState(0);
   const coursesQ = usePolled('courses', (signal) => api.courses(signal), refreshAll, 60_000);
   const courses = coursesQ.data?.length ? coursesQ.data : SEEDED_COURSES;
 
   // Pre-select the term of the newest grade once, so the first screen shows data.
   const [defaultTerm, setDefaultTerm] = useState<Term | null>(null);
-  useEffect(() => {
-    if (!defaultTerm && recent.length) setDefaultTerm(newestTerm(recent));
-  }, [recent, defaultTerm]);
 
   return (
     <div className="app">
-      <Header conn={conn} apiBase={endpoints.apiBase} onRefresh={() => setRefreshAll((n) => n + 1)} />
+      {defaultTerm ? null : <NewestTermWatcher onTerm={setDefaultTerm} />}
+      <Header apiBase={endpoints.apiBase} onRefresh={() => setRefreshAll((n) => n + 1)} />
       <main className="grid">
         <LiveTotal />
         <StudentsLive courses={courses} defaultTerm={defaultTerm} />
@@ -47,4 +45,17 @@ export function App() {
       </footer>
     </div>
   );
+}
+
+/**
+ * Reports the term of the newest grade once the feed has one. Its own component so the feed's
+ * pushes re-render only it (it renders nothing), never the whole dashboard.
+ */
+function NewestTermWatcher({ onTerm }: { onTerm: (term: Term) => void }) {
+  const recent = useRecentGrades();
+  useEffect(() => {
+    const term = recent.length ? newestTerm(recent) : null;
+    if (term) onTerm(term);
+  }, [recent, onTerm]);
+  return null;
 }

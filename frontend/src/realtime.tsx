@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import { makeApi, type Api } from './lib/api';
 import type { Endpoints } from './lib/config';
 import { connReducer, initialConn, type ConnState } from './lib/connection';
@@ -7,27 +7,98 @@ import { mergeRecent } from './lib/feed';
 import { appendThroughput, type ThroughputPoint } from './lib/routes';
 import type { Grade, RouteStats, StudentsEvent, StudentsSelection, TotalEvent } from './lib/types';
 
-export interface Realtime {
+/*
+ * The realtime state is split by how often it changes, one context each, so a Socket.IO push
+ * re-renders only the components that show what it carries:
+ *   - RealtimeApi: endpoints, the HTTP client and subscribeStudents. Never changes after mount:
+ *     the panels that only fetch (pass/fail, top courses, top students, grades) read only this.
+ *   - ConnState: the connection indicator (changes on connect/disconnect).
+ *   - LiveTotals (`total` push), RecentGrades (`recent_grades`), RouteLive (`routes`),
+ *     StudentsLive (`students`): one per push.
+ */
+
+/** The stable part: the same object for the provider's lifetime. */
+export interface RealtimeApi {
   endpoints: Endpoints;
   api: Api;
-  conn: ConnState;
-  live: TotalEvent | null;
-  recent: Grade[];
-  routes: RouteStats | null;
-  routesAt: number | null;
-  throughput: ThroughputPoint[];
-  students: StudentsEvent | null;
-  studentsError: string | null;
   /** Leaves the previous students room and joins this one (re-sent after every reconnect). */
   subscribeStudents: (sel: StudentsSelection | null) => void;
 }
 
-const Ctx = createContext<Realtime | null>(null);
+export interface RouteLive {
+  routes: RouteStats | null;
+  /** When the last `routes` sample arrived (ms), null before the first. */
+  routesAt: number | null;
+  throughput: ThroughputPoint[];
+}
 
-export function useRealtime(): Realtime {
-  const v = useContext(Ctx);
-  if (!v) throw new Error('useRealtime outside <RealtimeProvider>');
+export interface StudentsLiveState {
+  students: StudentsEvent | null;
+  studentsError: string | null;
+}
+
+/** The few Socket.IO calls the provider makes; `io()` in the app, a fake in unit tests. */
+export interface SocketLike {
+  connected: boolean;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  emit(event: string, ...args: unknown[]): unknown;
+  removeAllListeners(): unknown;
+  disconnect(): unknown;
+  io: { on(event: string, listener: (...args: never[]) => void): unknown; removeAllListeners(): unknown };
+}
+
+export type ConnectSocket = (endpoints: Endpoints) => SocketLike;
+
+const connectSocketIo: ConnectSocket = (endpoints) =>
+  io(endpoints.socketOrigin, {
+    path: endpoints.socketPath,
+    // WebSocket first (no CORS, no sticky sessions needed); long-polling if it cannot open.
+    transports: ['websocket', 'polling'],
+    tryAllTransports: true,
+    reconnectionDelay: 1000,
+    reconnectionDelayMax: 5000,
+    timeout: 8000,
+  }) as unknown as SocketLike;
+
+const ApiCtx = createContext<RealtimeApi | null>(null);
+const ConnCtx = createContext<ConnState | null>(null);
+const TotalsCtx = createContext<TotalEvent | null | undefined>(undefined);
+const RecentCtx = createContext<Grade[] | null>(null);
+const RoutesCtx = createContext<RouteLive | null>(null);
+const StudentsCtx = createContext<StudentsLiveState | null>(null);
+
+function required<T>(value: T | null | undefined, hook: string): T {
+  if (value === null || value === undefined) throw new Error(`${hook} outside <RealtimeProvider>`);
+  return value;
+}
+
+/** Endpoints, the HTTP client and subscribeStudents: never re-renders on a push. */
+export function useRealtimeApi(): RealtimeApi {
+  return required(useContext(ApiCtx), 'useRealtimeApi');
+}
+
+export function useConnection(): ConnState {
+  return required(useContext(ConnCtx), 'useConnection');
+}
+
+/** The last `total` push (or `GET /api/live` while the socket is down); null before the first. */
+export function useLiveTotals(): TotalEvent | null {
+  const v = useContext(TotalsCtx);
+  if (v === undefined) throw new Error('useLiveTotals outside <RealtimeProvider>');
   return v;
+}
+
+/** The newest grades from `recent_grades` pushes, newest first. */
+export function useRecentGrades(): Grade[] {
+  return required(useContext(RecentCtx), 'useRecentGrades');
+}
+
+export function useRouteLive(): RouteLive {
+  return required(useContext(RoutesCtx), 'useRouteLive');
+}
+
+export function useStudentsLive(): StudentsLiveState {
+  return required(useContext(StudentsCtx), 'useStudentsLive');
 }
 
 /** Without a `routes` push for this long, poll `GET /api/stats/routes` instead. */
@@ -38,7 +109,16 @@ function sameSelection(a: StudentsSelection | null, b: { curso: string; semestre
   return !!a && a.curso === b.curso && a.semestre === b.semestre && Number(a.year) === Number(b.year);
 }
 
-export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints; children: ReactNode }) {
+export function RealtimeProvider({
+  endpoints,
+  connect = connectSocketIo,
+  children,
+}: {
+  endpoints: Endpoints;
+  /** How the Socket.IO connection is opened (unit tests pass a fake). */
+  connect?: ConnectSocket;
+  children: ReactNode;
+}) {
   const api = useMemo(() => makeApi(endpoints.apiBase), [endpoints.apiBase]);
   const [conn, dispatch] = useReducer(connReducer, initialConn);
   const [live, setLive] = useState<TotalEvent | null>(null);
@@ -48,7 +128,7 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
   const [students, setStudents] = useState<StudentsEvent | null>(null);
   const [studentsError, setStudentsError] = useState<string | null>(null);
 
-  const socketRef = useRef<Socket | null>(null);
+  const socketRef = useRef<SocketLike | null>(null);
   const selectionRef = useRef<StudentsSelection | null>(null);
   const routesAtRef = useRef<number>(0);
   const connectedRef = useRef(false);
@@ -62,15 +142,7 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
   }, []);
 
   useEffect(() => {
-    const socket = io(endpoints.socketOrigin, {
-      path: endpoints.socketPath,
-      // WebSocket first (no CORS, no sticky sessions needed); long-polling if it cannot open.
-      transports: ['websocket', 'polling'],
-      tryAllTransports: true,
-      reconnectionDelay: 1000,
-      reconnectionDelayMax: 5000,
-      timeout: 8000,
-    });
+    const socket = connect(endpoints);
     socketRef.current = socket;
 
     socket.on('connect', () => {
@@ -79,12 +151,12 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
       const sel = selectionRef.current;
       if (sel) socket.emit('subscribe_students', sel);
     });
-    socket.on('disconnect', (reason) => {
+    socket.on('disconnect', (reason: string) => {
       connectedRef.current = false;
       dispatch({ type: 'disconnect', reason });
     });
-    socket.on('connect_error', (err) => dispatch({ type: 'connect_error', message: err?.message ?? 'connect error' }));
-    socket.io.on('reconnect_attempt', (attempt) => dispatch({ type: 'reconnect_attempt', attempt }));
+    socket.on('connect_error', (err: Error | undefined) => dispatch({ type: 'connect_error', message: err?.message ?? 'connect error' }));
+    socket.io.on('reconnect_attempt', (attempt: number) => dispatch({ type: 'reconnect_attempt', attempt }));
 
     socket.on('total', (ev: TotalEvent) => {
       if (ev && typeof ev.total === 'number') setLive(ev);
@@ -97,7 +169,7 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
         setStudentsError(null);
       }
     });
-    socket.on('error', (ev: { message?: string }) => setStudentsError(ev?.message ?? 'The realtime service rejected the request'));
+    socket.on('error', (ev: { message?: string } | undefined) => setStudentsError(ev?.message ?? 'The realtime service rejected the request'));
 
     const onOffline = () => dispatch({ type: 'browser_offline' });
     const onOnline = () => dispatch({ type: 'browser_online' });
@@ -113,7 +185,7 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
       socketRef.current = null;
       connectedRef.current = false;
     };
-  }, [endpoints.socketOrigin, endpoints.socketPath, acceptRoutes]);
+  }, [endpoints, connect, acceptRoutes]);
 
   // HTTP fallback: while the socket is down (or routes pushes stop), poll the same data.
   useEffect(() => {
@@ -154,21 +226,24 @@ export function RealtimeProvider({ endpoints, children }: { endpoints: Endpoints
     if (sel && socket?.connected) socket.emit('subscribe_students', sel);
   }, []);
 
-  const value = useMemo<Realtime>(
-    () => ({
-      endpoints,
-      api,
-      conn,
-      live,
-      recent,
-      routes: routes?.stats ?? null,
-      routesAt: routes?.at ?? null,
-      throughput,
-      students,
-      studentsError,
-      subscribeStudents,
-    }),
-    [endpoints, api, conn, live, recent, routes, throughput, students, studentsError, subscribeStudents],
+  const stable = useMemo<RealtimeApi>(() => ({ endpoints, api, subscribeStudents }), [endpoints, api, subscribeStudents]);
+  const routeLive = useMemo<RouteLive>(
+    () => ({ routes: routes?.stats ?? null, routesAt: routes?.at ?? null, throughput }),
+    [routes, throughput],
   );
-  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+  const studentsLive = useMemo<StudentsLiveState>(() => ({ students, studentsError }), [students, studentsError]);
+
+  return (
+    <ApiCtx.Provider value={stable}>
+      <ConnCtx.Provider value={conn}>
+        <TotalsCtx.Provider value={live}>
+          <RecentCtx.Provider value={recent}>
+            <RoutesCtx.Provider value={routeLive}>
+              <StudentsCtx.Provider value={studentsLive}>{children}</StudentsCtx.Provider>
+            </RoutesCtx.Provider>
+          </RecentCtx.Provider>
+        </TotalsCtx.Provider>
+      </ConnCtx.Provider>
+    </ApiCtx.Provider>
+  );
 }

@@ -1,4 +1,5 @@
 import { CONN_LABEL, type ConnState } from '../lib/connection';
+import { useConnection } from '../realtime';
 import { useNow } from '../hooks';
 import { formatClock } from '../lib/format';
 
@@ -18,7 +19,8 @@ export function ConnectionIndicator({ conn }: { conn: ConnState }) {
   );
 }
 
-export function Header({ conn, apiBase, onRefresh }: { conn: ConnState; apiBase: string; onRefresh: () => void }) {
+export function Header({ apiBase, onRefresh }: { apiBase: string; onRefresh: () => void }) {
+  const conn = useConnection();
   const now = useNow(1000);
   return (
     <header className="topbar">

@@ -2,11 +2,13 @@ import { useEffect, useRef, useState } from 'react';
 import { useAnimatedNumber } from '../hooks';
 import { formatNumber, formatPercent, formatRate } from '../lib/format';
 import { trafficShares } from '../lib/routes';
-import { useRealtime } from '../realtime';
+import { useConnection, useLiveTotals, useRouteLive } from '../realtime';
 import { Panel } from './ui';
 
 export function LiveTotal() {
-  const { live, routes, conn } = useRealtime();
+  const live = useLiveTotals();
+  const { routes } = useRouteLive();
+  const conn = useConnection();
   const total = live?.total ?? null;
   const shown = useAnimatedNumber(total);
   const shares = trafficShares(live?.route_count);

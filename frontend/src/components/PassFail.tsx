@@ -1,54 +1,28 @@
-import { useEffect, useState } from 'react';
 import { Cell, Pie, PieChart, ResponsiveContainer, Tooltip } from 'recharts';
-import { usePolled, useDebounced } from '../hooks';
 import { formatNumber, formatPercent } from '../lib/format';
 import { FAILED_COLOR, PASSED_COLOR, toPassFailPie } from '../lib/passfail';
-import { describeTerm, parseYear, type Term } from '../lib/terms';
-import type { Course } from '../lib/types';
-import { useRealtime } from '../realtime';
-import { CourseSelect, EmptyState, ErrorState, Loading, Panel, RefreshButton, SemesterSelect, UpdatedAt, YearInput, tooltipStyle } from './ui';
+import { describeTerm, type Term } from '../lib/terms';
+import type { Course, PassFail as PassFailAnswer } from '../lib/types';
+import { useRealtimeApi } from '../realtime';
+import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { EmptyState, tooltipStyle } from './ui';
 
 export function PassFail({ courses, defaultTerm, refreshAll }: { courses: Course[]; defaultTerm: Term | null; refreshAll: number }) {
-  const { api } = useRealtime();
-  const [curso, setCurso] = useState('SO1');
-  const [semestre, setSemestre] = useState('2S');
-  const [yearText, setYearText] = useState('');
-  const [touched, setTouched] = useState(false);
-  const [refresh, setRefresh] = useState(0);
+  const { api } = useRealtimeApi();
+  const filter = useTermFilters({
+    initial: { curso: 'SO1', semestre: '2S' },
+    defaultTerm,
+    adopt: { curso: true, semestre: true, year: true },
+  });
+  const query = useFilteredQuery(filter, (f, signal) => api.passFail(f, signal), {
+    refreshAll,
+    ready: (f) => !!f.curso && !!f.semestre,
+  });
+  const term = describeTerm({ curso: filter.curso, semestre: filter.semestre, year: filter.year.ok ? filter.year.year : null });
 
-  useEffect(() => {
-    if (touched || !defaultTerm) return;
-    setCurso(defaultTerm.curso);
-    setSemestre(defaultTerm.semestre);
-    setYearText(defaultTerm.year === null ? '' : String(defaultTerm.year));
-  }, [defaultTerm, touched]);
-
-  const [debouncedYear, flushYear] = useDebounced(yearText, 400);
-  const year = parseYear(debouncedYear);
-  const key = curso && semestre && year.ok ? `${curso}|${semestre}|${year.year ?? ''}` : null;
-  const { data, error, loading, updatedAt } = usePolled(
-    key,
-    (signal) => api.passFail({ curso, semestre, year: year.ok ? year.year : null }, signal),
-    `${refresh}:${refreshAll}`,
-  );
-  const pie = toPassFailPie(data);
-  const term = describeTerm({ curso, semestre, year: year.ok ? year.year : null });
-  const touch = <T,>(set: (v: T) => void) => (v: T) => {
-    setTouched(true);
-    set(v);
-  };
-  const onRefresh = () => {
-    // An explicit refresh also applies a year typed less than the debounce ago.
-    flushYear();
-    setRefresh((n) => n + 1);
-  };
-
-  let body;
-  if (!year.ok) body = <ErrorState message={year.message} testId="passfail-error" />;
-  else if (error) body = <ErrorState message={error} testId="passfail-error" />;
-  else if (!data) body = <Loading />;
-  else
-    body = (
+  const chart = (data: PassFailAnswer) => {
+    const pie = toPassFailPie(data);
+    return (
       <div className="passfail">
         <div className="passfail-chart">
           {pie.empty ? (
@@ -101,23 +75,20 @@ export function PassFail({ courses, defaultTerm, refreshAll }: { courses: Course
         </div>
       </div>
     );
+  };
 
   return (
-    <Panel
+    <FilterPanel
       title="Pass / fail"
-      subtitle={<>{term} <UpdatedAt at={updatedAt} /></>}
+      subtitle={term}
       className="area-passfail"
-      testId="panel-passfail"
-      actions={<RefreshButton onClick={onRefresh} busy={loading} testId="passfail-refresh" />}
-      toolbar={
-        <>
-          <CourseSelect courses={courses} value={curso} onChange={touch(setCurso)} testId="passfail-course" />
-          <SemesterSelect value={semestre} onChange={touch(setSemestre)} testId="passfail-semester" />
-          <YearInput value={yearText} onChange={touch(setYearText)} testId="passfail-year" invalid={!parseYear(yearText).ok} />
-        </>
-      }
+      prefix="passfail"
+      filter={filter}
+      query={query}
+      toolbar={<FilterFields filter={filter} prefix="passfail" courses={courses} />}
+      empty={() => null}
     >
-      {body}
-    </Panel>
+      {chart}
+    </FilterPanel>
   );
 }

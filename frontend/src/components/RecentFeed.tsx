@@ -3,11 +3,12 @@ import { useNow } from '../hooks';
 import { newIds } from '../lib/feed';
 import { formatRelative } from '../lib/format';
 import type { Grade } from '../lib/types';
-import { useRealtime } from '../realtime';
+import { useConnection, useRecentGrades } from '../realtime';
 import { EmptyState, NotaChip, Panel, RouteBadge } from './ui';
 
 export function RecentFeed() {
-  const { recent, conn } = useRealtime();
+  const recent = useRecentGrades();
+  const conn = useConnection();
   const now = useNow(5000);
   const prev = useRef<Grade[]>([]);
   const [fresh, setFresh] = useState<Set<number>>(new Set());
@@ -44,6 +45,9 @@ export function RecentFeed() {
           ))}
         </ol>
       )}
+      <p className="feed-note" data-testid="recent-sample-note">
+        At high rates this list shows a sample; the totals and tables count every grade.
+      </p>
     </Panel>
   );
 }

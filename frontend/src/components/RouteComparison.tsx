@@ -1,7 +1,10 @@
+import { memo } from 'react';
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { usePolled } from '../hooks';
+import { benchmarkDate, shortMachine, toBenchmarkRows } from '../lib/benchmark';
 import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
 import { latencyVerdict, MIN_SAMPLES, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
-import { useRealtime } from '../realtime';
+import { useConnection, useLiveTotals, useRealtimeApi, useRouteLive } from '../realtime';
 import { EmptyState, Panel, tooltipStyle } from './ui';
 
 const verdictExplanation =
@@ -28,7 +31,9 @@ function VerdictText({ verdict }: { verdict: LatencyVerdict }) {
 }
 
 export function RouteComparison() {
-  const { routes, live, throughput, routesAt, conn } = useRealtime();
+  const { routes, throughput, routesAt } = useRouteLive();
+  const live = useLiveTotals();
+  const conn = useConnection();
   const rows = toRouteRows(routes, live?.route_count);
   const verdict = latencyVerdict(rows);
   const maxP99 = Math.max(1, ...rows.map((r) => r.p99 ?? 0));
@@ -147,6 +152,82 @@ export function RouteComparison() {
           </div>
         </div>
       )}
+      <PublishedBenchmark />
     </Panel>
   );
 }
+
+/** The published comparison is re-read this often (a new `just compare` shows up without a reload). */
+const PUBLISHED_REFRESH_MS = 5 * 60_000;
+
+/**
+ * The last published `just compare` result (GET /api/compare), labelled with its date and machine
+ * so it is never read as live figures. Memoised: the route panel re-renders on every `routes`
+ * push, this part only when its own answer changes.
+ */
+const PublishedBenchmark = memo(function PublishedBenchmark() {
+  const { api } = useRealtimeApi();
+  const { data, error } = usePolled('compare', (signal) => api.compare(signal), 0, PUBLISHED_REFRESH_MS);
+  const rows = toBenchmarkRows(data);
+  if (error || !data) {
+    // realtime's 404 says to run `just compare`: the normal state before the first measurement.
+    const missing = error !== null && /just compare/.test(error);
+    return (
+      <div className="published" data-testid="routes-published" data-state={error ? (missing ? 'missing' : 'error') : 'loading'}>
+        <div className="published-head">
+          <span className="published-title">Published benchmark</span>
+          <span className="published-source">
+            {error ? (missing ? 'none published yet: run `just compare`' : `unavailable: ${error}`) : 'loading…'}
+          </span>
+        </div>
+      </div>
+    );
+  }
+  const date = benchmarkDate(data.measured_at);
+  return (
+    <div className="published" data-testid="routes-published" data-state="shown" data-measured-at={data.measured_at}>
+      <div className="published-head" title={`${data.command}\n${data.machine}`}>
+        <span className="published-title">Published benchmark</span>
+        <span className="published-source" data-testid="routes-published-source">
+          just compare · {date} · {shortMachine(data.machine)} · not live
+        </span>
+      </div>
+      <table className="table table-compact published-table">
+        <thead>
+          <tr>
+            <th>Route</th>
+            <th className="num" title={`Highest offered rate whose p99 stayed under ${formatMs(data.slo_p99_ms)} (open loop)`}>
+              <span className="wide-only">Max sustainable</span><span className="narrow-only">Max</span>
+            </th>
+            <th className="num" title="p50 and p99 at half of each route's maximum: equal, comfortable load">p50 / p99 at ½</th>
+            <th className="num" title="CPU-seconds per 1,000 grades at half load: the route's processes, MySQL and Redis">
+              <span className="wide-only">CPU-s / 1,000</span><span className="narrow-only">CPU</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.route} data-testid={`published-row-${r.route}`}>
+              <td>
+                <span className="route-name">
+                  <span className="swatch" style={{ background: r.color }} />
+                  {r.label}
+                </span>
+              </td>
+              <td className="num" data-testid={`published-max-${r.route}`} data-value={r.maxSustainable ?? ''}>
+                {r.maxSustainable === null ? 'none held' : formatRate(r.maxSustainable)}
+                {r.ratio !== null && r.ratio !== 1 ? <span className="muted"> ({r.ratio.toFixed(2)}×)</span> : null}
+              </td>
+              <td className="num" data-testid={`published-latency-${r.route}`}>
+                {formatMs(r.p50)} / {formatMs(r.p99)}
+              </td>
+              <td className="num" data-testid={`published-cpu-${r.route}`} data-value={r.cpuPer1000 ?? ''}>
+                {r.cpuPer1000 === null ? '—' : r.cpuPer1000.toFixed(3)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+});

@@ -1,27 +1,22 @@
-import { useEffect, useState } from 'react';
-import { useAnimatedNumber, useDebounced } from '../hooks';
+import { useEffect } from 'react';
+import { useAnimatedNumber } from '../hooks';
 import { formatNumber } from '../lib/format';
-import { describeTerm, parseYear, type Term } from '../lib/terms';
+import { describeTerm, type Term } from '../lib/terms';
 import type { Course } from '../lib/types';
-import { useRealtime } from '../realtime';
-import { CourseSelect, EmptyState, ErrorState, Loading, Panel, SemesterSelect, YearInput } from './ui';
+import { useConnection, useRealtimeApi, useStudentsLive } from '../realtime';
+import { FilterFields, useTermFilters } from './FilterPanel';
+import { EmptyState, ErrorState, Loading, Panel } from './ui';
 
 export function StudentsLive({ courses, defaultTerm }: { courses: Course[]; defaultTerm: Term | null }) {
-  const { students, studentsError, subscribeStudents, conn } = useRealtime();
-  const [curso, setCurso] = useState('SO1');
-  const [semestre, setSemestre] = useState('2S');
-  const [yearText, setYearText] = useState(String(new Date().getFullYear()));
-  const [touched, setTouched] = useState(false);
-
-  useEffect(() => {
-    if (touched || !defaultTerm) return;
-    setCurso(defaultTerm.curso);
-    setSemestre(defaultTerm.semestre);
-    if (defaultTerm.year !== null) setYearText(String(defaultTerm.year));
-  }, [defaultTerm, touched]);
-
-  const [debouncedYear] = useDebounced(yearText, 400);
-  const year = parseYear(debouncedYear);
+  const { subscribeStudents } = useRealtimeApi();
+  const { students, studentsError } = useStudentsLive();
+  const conn = useConnection();
+  const filter = useTermFilters({
+    initial: { curso: 'SO1', semestre: '2S', yearText: String(new Date().getFullYear()) },
+    defaultTerm,
+    adopt: { curso: true, semestre: true, year: true },
+  });
+  const { curso, semestre, year } = filter;
   const validYear = year.ok && year.year !== null ? year.year : null;
 
   useEffect(() => {
@@ -33,10 +28,6 @@ export function StudentsLive({ courses, defaultTerm }: { courses: Course[]; defa
   const count = matches ? students.students : null;
   const shown = useAnimatedNumber(count);
   const term = describeTerm({ curso, semestre, year: validYear });
-  const touch = <T,>(set: (v: T) => void) => (v: T) => {
-    setTouched(true);
-    set(v);
-  };
 
   let body;
   if (validYear === null) {
@@ -68,13 +59,7 @@ export function StudentsLive({ courses, defaultTerm }: { courses: Course[]; defa
       subtitle="Live per course term"
       className="area-students"
       testId="panel-students"
-      toolbar={
-        <>
-          <CourseSelect courses={courses} value={curso} onChange={touch(setCurso)} testId="students-course" />
-          <SemesterSelect value={semestre} onChange={touch(setSemestre)} testId="students-semester" />
-          <YearInput value={yearText} onChange={touch(setYearText)} testId="students-year" placeholder="Year" invalid={!parseYear(yearText).ok} />
-        </>
-      }
+      toolbar={<FilterFields filter={filter} prefix="students" courses={courses} yearPlaceholder="Year" />}
     >
       {body}
     </Panel>

@@ -1,4 +1,4 @@
-import type { Course, GradesPage, PassFail, Problem, RouteStats, TopCourses, TopStudents, TotalEvent } from './types';
+import type { CompareSummary, Course, GradesPage, PassFail, Problem, RouteStats, TopCourses, TopStudents, TotalEvent } from './types';
 
 export type QueryValue = string | number | null | undefined;
 
@@ -85,6 +85,8 @@ export function makeApi(base: string) {
     topStudents: (q: { semestre?: string; year?: number | null; limit?: number }, signal?: AbortSignal) =>
       get<TopStudents>('/api/stats/top-students', q, signal),
     routes: (signal?: AbortSignal) => get<RouteStats>('/api/stats/routes', {}, signal),
+    /** The published `just compare` result; 404 (an ApiError) when none has been written. */
+    compare: (signal?: AbortSignal) => get<CompareSummary>('/api/compare', {}, signal),
   };
 }
 

@@ -104,3 +104,38 @@ export interface Problem {
   detail?: string;
   errors?: { field: string; message: string }[];
 }
+
+/** CPU and memory of one process in the published comparison's half-load run. */
+export interface CompareProcessCost {
+  cpu_seconds_per_1000: number;
+  rss_idle_mib: number;
+  rss_peak_mib: number;
+}
+
+/** One route of `GET /api/compare`. */
+export interface CompareRoute {
+  route: RouteName;
+  /** Highest offered rate that held (grades/s); null when no step held. */
+  max_sustainable_per_sec: number | null;
+  /** Latency and cost at half of that rate (equal, comfortable load); null when no step held. */
+  half_load: {
+    offered_per_sec: number;
+    served_per_sec: number;
+    p50_ms: number;
+    p99_ms: number;
+    cpu_seconds_per_1000: number;
+    processes: Record<string, CompareProcessCost>;
+  } | null;
+}
+
+/** `GET /api/compare`: the published `just compare` result (docs/compare.json), not live figures. */
+export interface CompareSummary {
+  /** RFC 3339, UTC. */
+  measured_at: string;
+  machine: string;
+  command: string;
+  slo_p99_ms: number;
+  students: number;
+  step_seconds: number;
+  routes: CompareRoute[];
+}
