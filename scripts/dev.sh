@@ -49,16 +49,13 @@ trap 'services_stop 5' EXIT
 
 # rest-api migrates first (creating the database if needed); the others wait for it.
 "$bin/rest-api" migrate
-service_start_labelled grpc-server "35" env MIGRATE=false "$bin/grpc-server"
-service_start_labelled rest-api "32" env MIGRATE=false "$bin/rest-api"
-service_start_labelled grpc-client "36" "$bin/grpc-client"
-service_start_labelled realtime "33" "$bin/realtime"
+grades_services_start "$bin" -
 if [ -f frontend/package.json ]; then
     (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
     service_start_labelled dashboard "34" bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
 fi
 
-sleep 2
+grades_services_wait 120 || { echo "a service did not become ready; its log lines above say why" >&2; exit 1; }
 cat <<INFO
 
   grades is running natively:

@@ -12,8 +12,9 @@
 #   E2E_KEEP_LOGS=1  keep the service logs even when everything passed
 #
 # It migrates once (`rest-api migrate`), starts the services on free ports with a unique
-# REDIS_PREFIX, waits for every /readyz, serves dist/ with scripts/serve.mjs (config.js generated
-# from API_BASE_URL), runs e2e/dashboard.e2e.mjs and stops everything on exit.
+# REDIS_PREFIX (scripts/lib/services.sh, as `just dev` does), waits for every /readyz, serves dist/
+# with scripts/serve.mjs (config.js generated from API_BASE_URL), runs e2e/dashboard.e2e.mjs and
+# stops everything on exit.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -53,43 +54,28 @@ command -v node >/dev/null || die "node not found"
 mkdir -p "$LOG_DIR"
 say "logs in $LOG_DIR, REDIS_PREFIX=$REDIS_PREFIX"
 
+# The services are started, awaited and stopped by the project's shared helpers.
+source "$ROOT/scripts/lib/services.sh"
+source "$ROOT/scripts/lib/mysql.sh"
+
 # ------------------------------------------------------------------ cleanup
-PIDS=()
-NAMES=()
+DB_NAME=""
 STATUS=1
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local i
-  for i in "${!PIDS[@]}"; do
-    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-  done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for i in "${!PIDS[@]}"; do
-      kill -0 "${PIDS[$i]}" 2>/dev/null && alive=1
-    done
-    [[ $alive == 0 ]] && break
-    sleep 0.2
-  done
-  for i in "${!PIDS[@]}"; do
-    if kill -0 "${PIDS[$i]}" 2>/dev/null; then
-      say "${NAMES[$i]} did not stop on SIGTERM; killing"
-      kill -KILL "${PIDS[$i]}" 2>/dev/null || true
-    fi
-  done
-  wait 2>/dev/null || true
-  if [[ -n "${DROP_DB:-}" ]]; then
-    mysql_admin "DROP DATABASE IF EXISTS \`$DB_NAME\`" >/dev/null 2>&1 || true
+  services_stop 10
+  if [[ -n "$DB_NAME" ]]; then
+    sql -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" >/dev/null 2>&1 || true
   fi
-  if command -v redis-cli >/dev/null 2>&1 && [[ -z "${E2E_KEEP_REDIS:-}" ]]; then
-    redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null |
-      xargs -r -n 200 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
-  fi
+  [[ -n "${E2E_KEEP_REDIS:-}" ]] || redis_forget "$REDIS_URL" "$REDIS_PREFIX" 2>/dev/null || true
   if [[ $STATUS != 0 || $rc != 0 ]]; then
-    for i in "${!NAMES[@]}"; do
-      say "---- last lines of ${NAMES[$i]}.log ----"
-      tail -n 25 "$LOG_DIR/${NAMES[$i]}.log" >&2 2>/dev/null || true
+    local log
+    for log in "$LOG_DIR"/*.log; do
+      [[ -f $log ]] || continue
+      say "---- last lines of $(basename "$log") ----"
+      tail -n 25 "$log" >&2
     done
     say "full logs: $LOG_DIR"
   elif [[ -z "${E2E_KEEP_LOGS:-}" ]]; then
@@ -105,119 +91,44 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ free ports
-mapfile -t PORTS < <(node -e '
-  const net = require("net");
-  const n = Number(process.argv[1]);
-  const servers = [];
-  let done = 0;
-  for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    servers.push(s);
-    s.listen(0, "127.0.0.1", () => {
-      if (++done === n) {
-        for (const x of servers) console.log(x.address().port);
-        for (const x of servers) x.close();
-      }
-    });
-  }' 6)
+mapfile -t PORTS < <(python3 -c '
+import socket
+sockets = [socket.socket() for _ in range(6)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in sockets))')
 [[ ${#PORTS[@]} == 6 ]] || die "could not find free ports"
-P_GS_HTTP=${PORTS[0]} P_GRPC=${PORTS[1]} P_REST=${PORTS[2]} P_RT=${PORTS[3]} P_GC=${PORTS[4]} P_DASH=${PORTS[5]}
+GRPC_SERVER_PORT=${PORTS[0]} GRPC_PORT=${PORTS[1]} REST_API_PORT=${PORTS[2]} REALTIME_PORT=${PORTS[3]}
+GRPC_CLIENT_PORT=${PORTS[4]} DASHBOARD_PORT=${PORTS[5]}
 
 # ------------------------------------------------------------------ database
-mapfile -t DB < <(node -e '
-  const u = new URL(process.argv[1]);
-  console.log(u.hostname || "127.0.0.1");
-  console.log(u.port || "3306");
-  console.log(decodeURIComponent(u.username || "root"));
-  console.log(decodeURIComponent(u.password || ""));
-  console.log(decodeURIComponent(u.pathname.replace(/^\//, "")));' "$MYSQL_URL") || die "bad MYSQL_URL"
-DB_NAME="${DB[4]:-}"
-[[ "$DB_NAME" =~ ^[A-Za-z0-9_]+$ ]] || die "MYSQL_URL must name a database ([A-Za-z0-9_]+), got '$DB_NAME'"
 # Each run gets its own empty database (MYSQL_URL's name plus a suffix), dropped on exit, so the
 # live figures start from zero: the services rebuild Redis's live state from MySQL on first use.
-DB_NAME="${DB_NAME}_$$_${RANDOM}"
-MYSQL_URL="${MYSQL_URL%/*}/$DB_NAME"
-MYSQL_CLI="$(command -v mariadb || command -v mysql || true)"
-mysql_admin() { MYSQL_PWD="${DB[3]}" "$MYSQL_CLI" --protocol=TCP -h "${DB[0]}" -P "${DB[1]}" -u "${DB[2]}" -e "$1"; }
-if [[ -n "$MYSQL_CLI" ]]; then
-  DROP_DB=1
-  say "creating database $DB_NAME on ${DB[0]}:${DB[1]}"
-else
-  say "no mariadb/mysql CLI; the services create database $DB_NAME (it is left behind)"
-fi
-
-COMMON_ENV=(
-  "MYSQL_URL=$MYSQL_URL"
-  "REDIS_URL=$REDIS_URL"
-  "REDIS_PREFIX=$REDIS_PREFIX"
-  "RUST_LOG=${RUST_LOG:-info}"
-  "LOG_FORMAT=${LOG_FORMAT:-json}"
-  "MIGRATE=false"
-)
-
-say "migrating (rest-api migrate)"
-env "${COMMON_ENV[@]}" PORT="$P_REST" "$BIN_DIR/rest-api" migrate >"$LOG_DIR/migrate.log" 2>&1 ||
-  die "rest-api migrate failed: $(tail -n 30 "$LOG_DIR/migrate.log")"
+base_name=${MYSQL_URL##*/}
+[[ "$base_name" =~ ^[A-Za-z0-9_]+$ ]] || die "MYSQL_URL must name a database ([A-Za-z0-9_]+), got '$base_name'"
+sql_server "${MYSQL_URL%/*}"
+DB_NAME="${base_name}_$$_${RANDOM}"
+say "creating and migrating database $DB_NAME"
+sql_fresh_database "$DB_NAME" "$BIN_DIR/rest-api" || die "could not create or migrate $DB_NAME at ${MYSQL_URL%/*}"
+export MYSQL_URL="${MYSQL_URL%/*}/$DB_NAME" REDIS_URL REDIS_PREFIX RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=${LOG_FORMAT:-json}
 
 # ------------------------------------------------------------------ services
-start() { # name, then env assignments..., then -- command...
-  local name=$1
-  shift
-  local envs=()
-  while [[ $1 != -- ]]; do
-    envs+=("$1")
-    shift
-  done
-  shift
-  env "${COMMON_ENV[@]}" "${envs[@]}" "$@" >"$LOG_DIR/$name.log" 2>&1 &
-  PIDS+=($!)
-  NAMES+=("$name")
-  say "started $name (pid $!)"
-}
-
-http_ok() { # url -> 0 when it answers 2xx
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
-  else
-    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"
-  fi
-}
-
-wait_ready() { # name url
-  local name=$1 url=$2 i pid=""
-  for i in "${!NAMES[@]}"; do [[ ${NAMES[$i]} == "$name" ]] && pid=${PIDS[$i]}; done
-  local deadline=$((SECONDS + READY_TIMEOUT))
-  until http_ok "$url"; do
-    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-      die "$name exited before it was ready (see $LOG_DIR/$name.log)"
-    fi
-    ((SECONDS < deadline)) || die "$name not ready at $url after ${READY_TIMEOUT}s"
-    sleep 0.3
-  done
-  say "$name ready ($url)"
-}
-
-start grpc-server PORT="$P_GS_HTTP" GRPC_PORT="$P_GRPC" -- "$BIN_DIR/grpc-server"
-start rest-api PORT="$P_REST" -- "$BIN_DIR/rest-api"
-start realtime PORT="$P_RT" -- "$BIN_DIR/realtime"
-wait_ready grpc-server "http://127.0.0.1:$P_GS_HTTP/readyz"
-start grpc-client PORT="$P_GC" GRPC_SERVER_URL="http://127.0.0.1:$P_GRPC" -- "$BIN_DIR/grpc-client"
-wait_ready rest-api "http://127.0.0.1:$P_REST/readyz"
-wait_ready realtime "http://127.0.0.1:$P_RT/readyz"
-wait_ready grpc-client "http://127.0.0.1:$P_GC/readyz"
-
-start dashboard PORT="$P_DASH" HOST=127.0.0.1 API_BASE_URL="http://127.0.0.1:$P_RT" -- node "$FRONTEND/scripts/serve.mjs" "$FRONTEND/dist"
-wait_ready dashboard "http://127.0.0.1:$P_DASH/healthz"
+grades_services_start "$BIN_DIR" "$LOG_DIR"
+grades_services_wait "$READY_TIMEOUT" || die "the services did not become ready"
+service_start dashboard "$LOG_DIR/dashboard.log" env PORT="$DASHBOARD_PORT" HOST=127.0.0.1 \
+  API_BASE_URL="http://127.0.0.1:$REALTIME_PORT" node "$FRONTEND/scripts/serve.mjs" "$FRONTEND/dist"
+service_wait_ready "http://127.0.0.1:$DASHBOARD_PORT/healthz" "$READY_TIMEOUT" || die "the dashboard server did not start"
+say "services ready"
 
 # ------------------------------------------------------------------ test
 say "running e2e/dashboard.e2e.mjs"
 set +e
 (
   cd "$FRONTEND"
-  DASHBOARD_URL="http://127.0.0.1:$P_DASH/" \
-    REALTIME_URL="http://127.0.0.1:$P_RT" \
-    GRPC_CLIENT_URL="http://127.0.0.1:$P_GC" \
-    REST_API_URL="http://127.0.0.1:$P_REST" \
+  DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT/" \
+    REALTIME_URL="http://127.0.0.1:$REALTIME_PORT" \
+    GRPC_CLIENT_URL="http://127.0.0.1:$GRPC_CLIENT_PORT" \
+    REST_API_URL="http://127.0.0.1:$REST_API_PORT" \
     SCREENSHOT="${SCREENSHOT:-}" \
     node e2e/dashboard.e2e.mjs
 ) 2>&1 | tee "$LOG_DIR/e2e.log"
