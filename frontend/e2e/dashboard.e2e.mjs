@@ -11,7 +11,10 @@
 //
 // The dashboard is opened once and never reloaded. Grades are posted through BOTH ingestion routes;
 // the test then expects the live total to grow by exactly the number posted, the pass/fail panel to
-// show the expected counts, and the other live panels to reflect the new grades.
+// show the expected counts, and the other live panels to reflect the new grades. It also checks the
+// published benchmark beside the route panel (GET /api/compare) and the layout at a phone width
+// (420 px: no sideways scroll, every chart inside the viewport) and on a tall screen (1600x1800: no
+// empty band between rows).
 // Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -319,6 +322,92 @@ try {
       }
       return true;
     }, 10_000);
+  });
+
+  await check('route panel shows the published benchmark (GET /api/compare), labelled apart from the live figures', async () => {
+    const res = await fetch(`${REALTIME_URL}/api/compare`, { signal: AbortSignal.timeout(10_000) });
+    const body = await res.json();
+    if (res.status === 404) {
+      // No docs/compare.json where realtime looks (COMPARE_JSON): the panel says to run `just compare`.
+      assert(/just compare/.test(body.detail), `404 without the hint: ${JSON.stringify(body)}`);
+      await eventually('published missing state', async () => (await attr('routes-published', 'data-state')) === 'missing', 10_000);
+      console.log('     (realtime has no published comparison: checked the "run just compare" state)');
+      return;
+    }
+    assert(res.status === 200, `GET /api/compare -> ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+    await eventually('published benchmark shown', async () => (await attr('routes-published', 'data-state')) === 'shown', 10_000);
+    assert((await attr('routes-published', 'data-measured-at')) === body.measured_at, 'a different measurement is shown');
+    const source = await text('routes-published-source');
+    assert(source.includes(body.measured_at.slice(0, 10)) && /not live/.test(source), `source label "${source}"`);
+    for (const r of body.routes) {
+      const shown = await attr(`published-max-${r.route}`, 'data-value');
+      assert(Number(shown) === r.max_sustainable_per_sec, `${r.route}: shows max ${shown}, API says ${r.max_sustainable_per_sec}`);
+      const cpu = await attr(`published-cpu-${r.route}`, 'data-value');
+      assert(Number(cpu) === r.half_load.cpu_seconds_per_1000, `${r.route}: shows CPU ${cpu}, API says ${r.half_load.cpu_seconds_per_1000}`);
+    }
+  });
+
+  await check('live feed says that at high rates it shows a sample', async () => {
+    const note = await text('recent-sample-note');
+    assert(/at high rates this list shows a sample/i.test(note), `note is "${note}"`);
+  });
+
+  // Layout: what a new user sees on a phone and on a tall screen.
+  const layout = () =>
+    page.evaluate(() => {
+      const rect = (el) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, width: r.width, height: r.height };
+      };
+      return {
+        innerWidth: window.innerWidth,
+        scrollWidth: document.scrollingElement.scrollWidth,
+        charts: [...document.querySelectorAll('[data-testid$="-chart"], .routes-chart .chart, .passfail-chart')].map((el) => ({
+          id: el.getAttribute('data-testid') || el.className,
+          box: rect(el),
+          svgs: [...el.querySelectorAll('svg.recharts-surface')].map(rect),
+        })),
+        panels: [...document.querySelectorAll('main.grid > .panel')].map((el) => ({ id: el.getAttribute('data-testid'), ...rect(el) })),
+      };
+    });
+  const settle = async () => {
+    await page.waitForTimeout(700); // ResponsiveContainer re-measures after a resize
+    await eventually('both top charts drawn', async () => (await tid('topcourses-chart').count()) === 1 && (await tid('topstudents-chart').count()) === 1, 10_000);
+  };
+
+  await check('at 420 px wide: no sideways page scroll, the top-3 and top-5 charts and every chart fit the viewport', async () => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    await settle();
+    const l = await layout();
+    assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
+    for (const id of ['topcourses-chart', 'topstudents-chart']) assert(l.charts.some((c) => c.id === id), `${id} not drawn`);
+    for (const c of l.charts) {
+      assert(c.box.left >= 0 && c.box.right <= l.innerWidth + 0.5, `${c.id} spans ${c.box.left}..${c.box.right} of ${l.innerWidth}`);
+      for (const svg of c.svgs) {
+        assert(svg.width > 0, `${c.id} has an empty chart`);
+        assert(svg.left >= 0 && svg.right <= l.innerWidth + 0.5, `${c.id}'s chart spans ${svg.left}..${svg.right} of ${l.innerWidth}`);
+      }
+    }
+    for (const p of l.panels) assert(p.left >= 0 && p.right <= l.innerWidth + 0.5, `panel ${p.id} spans ${p.left}..${p.right} of ${l.innerWidth}`);
+  });
+
+  await check('at 1600x1800: no empty band between the rows of panels', async () => {
+    await page.setViewportSize({ width: 1600, height: 1800 });
+    await settle();
+    const l = await layout();
+    assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
+    // Walk down the page: the largest vertical stretch that no panel covers, between the first
+    // panel's top and the last panel's bottom, must stay about one grid gap.
+    const spans = l.panels.map((p) => [p.top, p.bottom]).sort((a, b) => a[0] - b[0]);
+    let reach = spans[0][1];
+    let widest = 0;
+    for (const [top, bottom] of spans.slice(1)) {
+      widest = Math.max(widest, top - reach);
+      reach = Math.max(reach, bottom);
+    }
+    assert(widest <= 32, `an empty band of ${Math.round(widest)} px opens between rows: ${JSON.stringify(l.panels.map((p) => [p.id, Math.round(p.top), Math.round(p.bottom)]))}`);
+    for (const c of l.charts) for (const svg of c.svgs) assert(svg.right <= l.innerWidth + 0.5, `${c.id}'s chart is cut off on the right`);
+    await page.setViewportSize({ width: 1600, height: 1000 });
   });
 
   await check('no uncaught errors in the page', async () => {
