@@ -1,0 +1,235 @@
+//! Socket.IO: state on connect, live pushes, rooms, coalescing, recovery after a Redis outage,
+//! prompt shutdown, and a flood of connections and malformed packets.
+
+use std::time::Duration;
+
+use grades_domain::Route;
+use grades_testkit::eventually;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::helpers::{carnets, is_total, Env, SEED, SEED_GRPC, SEED_REST, SEED_TOTAL};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_gets_state_on_connect_and_live_updates() {
+    let env = Env::seeded().await;
+    let mut client = env.connect().await;
+
+    // On connect: total, the last grades (newest first) and the route figures.
+    let total = client.expect("initial total", is_total(SEED_TOTAL)).await;
+    assert_eq!(total, json!({"total": SEED_TOTAL, "route_count": {"grpc": SEED_GRPC, "rest": SEED_REST}}));
+    let recent = client.expect("initial recent_grades", |name, _| name == "recent_grades").await;
+    let expected: Vec<u64> = SEED.iter().rev().map(|s| s.0).collect();
+    assert_eq!(carnets(&recent), expected);
+    assert_eq!(recent[0]["nombre"], "Alumno 113");
+    assert_eq!(recent[0]["route"], "grpc");
+    let routes = client.expect("initial routes", |name, _| name == "routes").await;
+    assert_eq!(routes["window_seconds"], 60);
+    assert_eq!(routes["routes"][0]["stored"], SEED_GRPC);
+    assert_eq!(routes["routes"][1]["stored"], SEED_REST);
+
+    // Subscribing answers at once with the room's count.
+    client.emit("subscribe_students", json!({"curso": "SO1", "semestre": "2S", "year": 2023})).await;
+    let students = client.expect("students for SO1 2S 2023", |name, _| name == "students").await;
+    assert_eq!(students, json!({"curso": "SO1", "semestre": "2S", "year": 2023, "students": 4}));
+
+    // Invalid selections get an `error` event and change nothing.
+    for (bad, hint) in [
+        (json!({"curso": "XX9", "semestre": "2S", "year": 2023}), "unknown course XX9"),
+        (json!({"curso": "SO1", "semestre": "5S", "year": 2023}), "1S or 2S"),
+        (json!({"curso": "SO1", "semestre": "2S", "year": 1492}), "between 1990 and 2100"),
+        (json!({"curso": "SO1", "semestre": "2S"}), "year is required"),
+        (json!("SO1"), "must be an object"),
+    ] {
+        client.emit("subscribe_students", bad.clone()).await;
+        let error = client.expect("error event", |name, _| name == "error").await;
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(hint), "{bad} -> {error}");
+    }
+    // Events a client sends never write anything.
+    client.emit("grade", json!({"carnet": 1, "nombre": "X", "curso": "SO1", "nota": 100, "semestre": "2S", "year": 2023})).await;
+
+    // A new student in the subscribed room: new total, new count, the grade in the feed.
+    env.post(Route::Rest, 120, "SO1", 77, "2S", 2023).await;
+    let total = client.expect("total 18", is_total(18)).await;
+    assert_eq!(total["route_count"], json!({"grpc": SEED_GRPC, "rest": SEED_REST + 1}));
+    let students = client.expect("students 5", |name, _| name == "students").await;
+    assert_eq!(students, json!({"curso": "SO1", "semestre": "2S", "year": 2023, "students": 5}));
+    let recent = client.expect("recent_grades with the new grade", |name, _| name == "recent_grades").await;
+    assert_eq!(recent[0]["carnet"], 120);
+    assert_eq!(recent[0]["nota"], 77);
+
+    // Another room changes: the total comes, no `students` for a room this client is not in.
+    env.post(Route::Grpc, 121, "BD1", 88, "2S", 2023).await;
+    client.expect("total 19", is_total(19)).await;
+    let after: Vec<_> = client.collect(Duration::from_millis(500)).await;
+    assert!(after.iter().all(|(name, _)| name != "students"), "students pushed for another room: {after:?}");
+
+    // Same room, a student already counted: the count did not change, so nothing is pushed.
+    env.post(Route::Rest, 120, "SO1", 50, "2S", 2023).await;
+    client.expect("total 20", is_total(20)).await;
+    let after = client.collect(Duration::from_millis(500)).await;
+    assert!(after.iter().all(|(name, _)| name != "students"), "unchanged count pushed: {after:?}");
+
+    // Switching selection leaves the previous room.
+    client.emit("subscribe_students", json!({"curso": "BD1", "semestre": "2S", "year": "2023"})).await;
+    let students = client.expect("students for BD1", |name, _| name == "students").await;
+    assert_eq!(students, json!({"curso": "BD1", "semestre": "2S", "year": 2023, "students": 4}));
+    env.post(Route::Rest, 122, "SO1", 90, "2S", 2023).await;
+    client.expect("total 21", is_total(21)).await;
+    let after = client.collect(Duration::from_millis(500)).await;
+    assert!(after.iter().all(|(name, _)| name != "students"), "still in the SO1 room: {after:?}");
+    env.post(Route::Rest, 123, "BD1", 90, "2S", 2023).await;
+    let students = client.expect("students for BD1 after a new student", |name, _| name == "students").await;
+    assert_eq!(students["students"], 5);
+
+    assert_eq!(env.json("/api/live").await["total"], 22, "only the POSTed grades were stored");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_are_pushed_every_second_while_clients_are_connected() {
+    let env = Env::seeded().await;
+    let mut client = env.connect().await;
+    let started = Instant::now();
+    let events = client.collect(Duration::from_millis(4500)).await;
+    let routes: Vec<&Value> = events.iter().filter(|(name, _)| name == "routes").map(|(_, data)| data).collect();
+    // One on connect, then one a second.
+    assert!((3..=7).contains(&routes.len()), "{} routes pushes in {:?}", routes.len(), started.elapsed());
+    let http = env.json("/api/stats/routes").await;
+    let last = routes.last().unwrap();
+    assert_eq!(last["window_seconds"], http["window_seconds"]);
+    for i in 0..2 {
+        assert_eq!(last["routes"][i]["route"], http["routes"][i]["route"]);
+        assert_eq!(last["routes"][i]["stored"], http["routes"][i]["stored"]);
+    }
+
+    // With nobody connected, nothing is computed or pushed.
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let series = "realtime_pushes_total{event=\"routes\"}";
+    let before = env.metric(series).await;
+    assert!(before >= 2.0, "routes pushes counted: {before}");
+    assert_eq!(env.metric("realtime_socket_clients").await, 0.0);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(env.metric(series).await, before, "routes pushed with no client connected");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_are_coalesced_to_about_ten_pushes_a_second() {
+    let env = Env::seeded().await;
+    let mut client = env.connect().await;
+    client.expect("initial total", is_total(SEED_TOTAL)).await;
+
+    // Two clients posting one grade after another: every grade is its own commit and its own
+    // event, far more than ten a second.
+    const EACH: u64 = 40;
+    let events_before = env.metric("realtime_events_received_total").await;
+    let started = Instant::now();
+    let stream = |route: Route, first: u64| {
+        let env = &env;
+        async move {
+            for carnet in first..first + EACH {
+                env.post(route, carnet, "SA", 70, "1S", 2024).await;
+            }
+        }
+    };
+    let final_total = SEED_TOTAL + 2 * EACH;
+    let (_, _, totals) = tokio::join!(stream(Route::Rest, 500), stream(Route::Grpc, 600), async {
+        let mut totals = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some((name, data)) = client.next_event(deadline).await {
+            let total = data["total"].as_u64().unwrap_or(0);
+            if name == "total" && total > SEED_TOTAL {
+                totals.push(total);
+                if total == final_total {
+                    break;
+                }
+            }
+        }
+        totals
+    });
+    let elapsed = started.elapsed();
+    let events = env.metric("realtime_events_received_total").await - events_before;
+    assert_eq!(totals.last().copied(), Some(final_total), "final total never pushed: {totals:?}");
+    assert!(totals.windows(2).all(|w| w[0] < w[1]), "totals go up: {totals:?}");
+    let flushes = elapsed.as_millis() as usize / 100 + 2;
+    assert!(
+        totals.len() <= flushes,
+        "{} total pushes for {events} events in {elapsed:?}: more than one per 100 ms ({flushes})",
+        totals.len()
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_subscription_recovers_from_a_redis_outage() {
+    let env = Env::seeded().await;
+    let mut client = env.connect().await;
+    client.expect("initial total", is_total(SEED_TOTAL)).await;
+    client.emit("subscribe_students", json!({"curso": "SO1", "semestre": "2S", "year": 2023})).await;
+    client.expect("students", |name, data| name == "students" && data["students"] == 4).await;
+
+    env.redis_proxy.stop();
+    let down = eventually(Duration::from_secs(10), || async {
+        let (_, body) = env.ready().await;
+        (body["dependencies"]["redis_events"] != "up").then_some(())
+    })
+    .await;
+    assert!(down.is_some(), "lost subscription not noticed");
+
+    // Stored while realtime cannot hear the events channel.
+    env.post(Route::Rest, 130, "SO1", 99, "2S", 2023).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.redis_proxy.resume().await;
+    env.wait_subscribed().await;
+
+    // After resubscribing, the missed changes are read once and pushed.
+    client.expect("total caught up after the outage", is_total(SEED_TOTAL + 1)).await;
+    client.expect("students caught up after the outage", |name, data| name == "students" && data["students"] == 5).await;
+    assert!(env.metric("realtime_subscription_reconnects_total").await >= 1.0);
+
+    // And live events flow again.
+    env.post(Route::Grpc, 131, "SO1", 45, "2S", 2023).await;
+    client.expect("total after the outage", is_total(SEED_TOTAL + 2)).await;
+    client.expect("students after the outage", |name, data| name == "students" && data["students"] == 6).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_prompt_with_clients_connected() {
+    let mut env = Env::start().await;
+    let mut ws = env.connect().await;
+    ws.expect("initial total", is_total(0)).await;
+
+    // A long-polling client too, with a poll waiting for data.
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", env.url);
+    let open = env.http.get(&base).send().await.unwrap().text().await.unwrap();
+    let handshake: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).unwrap();
+    let sid = handshake["sid"].as_str().unwrap().to_owned();
+    let session = format!("{base}&sid={sid}");
+    assert_eq!(env.http.post(&session).body("40").send().await.unwrap().status(), 200);
+    let mut received = Vec::new();
+    while !received.iter().any(|p: &String| p.starts_with("40")) {
+        assert!(received.len() < 20, "no namespace connect over polling: {received:?}");
+        let payload = env.http.get(&session).send().await.unwrap().text().await.unwrap();
+        for packet in payload.split('\u{1e}') {
+            if packet == "2" {
+                env.http.post(&session).body("3").send().await.unwrap();
+            }
+            received.push(packet.to_owned());
+        }
+    }
+    let http = env.http.clone();
+    let waiting = tokio::spawn(async move { http.get(&session).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let took = env.stop_realtime().await;
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    let _ = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("pending poll answered");
+    assert!(ws.closed_within(Duration::from_secs(5)).await, "WebSocket not closed by the shutdown");
+    assert!(TcpStream::connect(env.addr).await.is_err(), "port closed after shutdown");
+    env.stop().await;
+}
