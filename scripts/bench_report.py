@@ -3,6 +3,7 @@
     python3 scripts/bench_report.py bench   target/bench/bench.jsonl          BENCHMARKS.md
     python3 scripts/bench_report.py compare target/compare/compare.md       BENCHMARKS.md
     python3 scripts/bench_report.py scale   target/scale                      BENCHMARKS.md
+    python3 scripts/bench_report.py live    target/live                       BENCHMARKS.md
 
 A section sits between `<!-- NAME:start -->` and `<!-- NAME:end -->`; it is replaced whole.
 """
@@ -127,6 +128,64 @@ def scale_section(folder):
     return "\n".join(out) + "\n"
 
 
+def live_section(folder):
+    """`just live`: ingest-to-browser latency per feed, and realtime's CPU and memory with many
+    clients, idle and under load; every run listed (the machine is shared)."""
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    rows = [json.loads(l) for l in open(os.path.join(folder, "live.jsonl")) if l.strip()]
+    latency = [r for r in rows if r["kind"] == "latency"]
+    held = [r for r in rows if r["kind"] in ("idle", "loaded")]
+
+    def ms(value):
+        return "-" if value is None else f"{value:,.1f}"
+
+    def noise(r):
+        return f"{r['loadavg']:.1f} / {r['compilers']}"
+
+    out = [f"Written by `just live` ({machine()}). One rest-api (with the projector) and one realtime, natively; "
+           "the generator, the Socket.IO clients and the services share the machine's cores, which other engineers' "
+           "builds and tests were also using (*load / compilers*: the 1-minute load average and the compiler "
+           "processes running when the measurement started).\n",
+           "### Ingest-to-browser latency\n",
+           f"Open-loop Poisson POSTs to rest-api ({meta['seconds']} s measured after 3 s of warm-up, 64 keep-alive "
+           "connections, `scripts/live_probe.mjs`). For every grade answered 201: from that 201's arrival at the "
+           "generator to the first Socket.IO push carrying its id at a connected client (socket.io-client over "
+           "WebSocket, same process, same clock). *sampled*: the `recent_grades` feed the dashboard shows (at most "
+           "20 grades a push, about 10 pushes a second); *all_grades*: a client that sent `subscribe_all_grades`. "
+           "*Pushed*: share of the grades that reached the client at all.\n",
+           "| run | offered/s | stored/s | feed | pushed | p50 ms | p99 ms | max ms | ingest p99 ms | load / compilers |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in latency:
+        res = r["result"]
+        errors = sum(res["errors"].values())
+        stored = f"{res['stored_rate']:,.0f}" + (f" ({errors} errors)" if errors else "")
+        for feed in ("sampled", "all_grades"):
+            f = res[feed]
+            extra = ""
+            if feed == "all_grades" and (f["duplicates"] or f["out_of_order"]):
+                extra = f" ({f['duplicates']} twice, {f['out_of_order']} out of order)"
+            out.append(f"| {r['run']} | {res['offered_rate']:,.0f} | {stored} | {feed} | {f['share']:.1f} %{extra} | "
+                       f"{ms(f['p50_ms'])} | {ms(f['p99_ms'])} | {ms(f['max_ms'])} | {ms(res['ingest']['p99_ms'])} | {noise(r)} |")
+    out += ["\n### realtime's CPU and memory\n",
+            f"{meta['clients']} Socket.IO clients like the dashboard (WebSocket, one `subscribe_students` each, the sampled "
+            f"feed), realtime's CPU from `/proc/PID/stat` over {meta['seconds']} s (% of one core) and its RSS; *loaded*: "
+            f"while `grades-bench run` offered {meta['load_rate']:,} grades/s to rest-api (*stored/s*: what it answered 201).\n",
+            "| run | state | stored/s | realtime CPU % of a core | RSS MiB (peak) | pushes per client/s | grades per client/s | terms lag at end | load / compilers |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in held:
+        res = r["result"]
+        if r["kind"] == "loaded":
+            load = r["load"]
+            stored = f"{load['stored_rate']:,} (p99 {load['p99_ms']:.0f} ms" + (f", {load['errors']} errors)" if load["errors"] else ")")
+            lag = f"{r['terms_lag_at_end']:,.0f}" if r["terms_lag_at_end"] is not None else "-"
+        else:
+            stored, lag = "0", "-"
+        out.append(f"| {r['run']} | {r['kind']} | {stored} | **{res['cpu_percent_of_one_core']:.1f}** | {res['rss_mib']:.0f} ({res['rss_peak_mib']:.0f}) | "
+                   f"{res['pushes_per_client_per_second']:.1f} | {res['grades_per_client_per_second']:.1f} | {lag} | {noise(r)} |")
+    out.append("\nCommand: `just live` (LIVE_RATES, LIVE_LOAD_RATE, LIVE_CLIENTS, LIVE_SECONDS, LIVE_RUNS).")
+    return "\n".join(out) + "\n"
+
+
 def splice(report, name, section):
     text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -146,5 +205,7 @@ if __name__ == "__main__":
         splice(report, "compare", f"Written by `just compare` ({machine()}).\n\n" + open(source).read())
     elif kind == "scale":
         splice(report, "scale", scale_section(source))
+    elif kind == "live":
+        splice(report, "live", live_section(source))
     else:
-        sys.exit(f"unknown section {kind!r}: bench, compare or scale")
+        sys.exit(f"unknown section {kind!r}: bench, compare, scale or live")

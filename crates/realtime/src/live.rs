@@ -2,6 +2,12 @@
 //! ticker flushes to Socket.IO at most every [`FLUSH_INTERVAL`], plus the `routes` push.
 //!
 //! Nothing here polls Redis counters for changes: every new value arrives in a batch event.
+//!
+//! The `recent_grades` feed is a sample at high rates: an event carries at most
+//! [`grades_live::RECENT_LEN`] of its fold's grades, and one push at most [`RECENT_PUSH_MAX`].
+//! Clients that need every grade join [`ALL_GRADES_ROOM`] (`subscribe_all_grades`): they get
+//! `all_grades` pushes holding each grade once, in id order, the grades an event did not carry
+//! read back from MySQL (one primary-key range per event, only while someone is in the room).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -12,6 +18,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use grades_domain::StoredGrade;
 use grades_live::{LiveEvent, StudentCount};
+use grades_storage::stats::{list_grades, GradeFilter};
 use socketioxide::SocketIo;
 use tokio::time::MissedTickBehavior;
 
@@ -26,6 +33,14 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 pub const ROUTES_INTERVAL: Duration = Duration::from_secs(1);
 /// Most grades in one `recent_grades` push (and on connect).
 pub const RECENT_PUSH_MAX: usize = 20;
+/// Room of the clients that asked for every grade (`all_grades` pushes).
+pub const ALL_GRADES_ROOM: &str = "grades:all";
+/// Most grades read back for one event: a terms fold never covers more (the projector's
+/// `max_fold`).
+const BACKFILL_MAX: u64 = 20_000;
+/// Most events waiting for the next `all_grades` flush; beyond it the oldest are dropped (their
+/// grades are not pushed). Ten flushes' worth of events at the projector's fastest cadence.
+const ANNOUNCED_MAX: usize = 200;
 /// A silent subscription is checked with a PING this often.
 const SUBSCRIPTION_PING_INTERVAL: Duration = Duration::from_secs(15);
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,10 +56,22 @@ struct Pending {
     grades: VecDeque<StoredGrade>,
 }
 
+/// The grades one event announced, for the `all_grades` push.
+#[derive(Debug)]
+struct Announced {
+    /// The grades the event carried: the newest of its fold, newest first.
+    carried: Vec<StoredGrade>,
+    /// Grades of the fold it did not carry: the ones just below the oldest carried (a fold is one
+    /// gap-free id range).
+    missing: u64,
+}
+
 /// Shared between the subscriber, the tickers and the Socket.IO handlers.
 #[derive(Default)]
 pub struct Hub {
     pending: Mutex<Pending>,
+    /// Oldest event first; taken by the `all_grades` flush.
+    announced: Mutex<VecDeque<Announced>>,
     subscribed: AtomicBool,
     routes: tokio::sync::Mutex<Option<(RouteStats, Instant)>>,
 }
@@ -57,6 +84,15 @@ impl Hub {
         for count in event.students {
             pending.students.insert(params::room(&count.curso, &count.semestre, count.year), count);
         }
+        if !event.grades.is_empty() {
+            let missing = event.new_grades.saturating_sub(event.grades.len() as u64);
+            let mut announced = lock(&self.announced);
+            if announced.len() == ANNOUNCED_MAX {
+                announced.pop_front();
+                tracing::warn!(max = ANNOUNCED_MAX, "all_grades flush is behind; the oldest waiting grades are not pushed");
+            }
+            announced.push_back(Announced { carried: event.grades.clone(), missing });
+        }
         // The event lists its grades newest first, and it is newer than anything buffered.
         for grade in event.grades.into_iter().rev() {
             pending.grades.push_front(grade);
@@ -68,10 +104,12 @@ impl Hub {
         std::mem::take(&mut *self.pending())
     }
 
-    /// The pending pushes, locked. They are only coalesced values the next event supersedes, so
-    /// a lock poisoned by a panic is used as is rather than stopping every push.
+    fn take_announced(&self) -> VecDeque<Announced> {
+        std::mem::take(&mut *lock(&self.announced))
+    }
+
     fn pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.pending)
     }
 
     /// True while the Redis events subscription is up (reported by `/readyz`).
@@ -92,6 +130,12 @@ impl Hub {
         *slot = Some((routes.clone(), Instant::now()));
         Ok(routes)
     }
+}
+
+/// A buffer of pending pushes, locked. They are only values the next flush takes, so a lock
+/// poisoned by a panic is used as is rather than stopping every push.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Keeps one subscription to the events channel, remade with backoff whenever it is lost.
@@ -215,36 +259,77 @@ async fn resync(state: &AppState, io: &SocketIo) {
 }
 
 /// Flushes coalesced updates every [`FLUSH_INTERVAL`]: `total` when it changed, `students` to each
-/// room whose count changed, and `recent_grades` with the grades that arrived.
+/// room whose count changed, and `recent_grades` with the grades that arrived; and, on its own
+/// ticker (its MySQL reads never delay those), `all_grades` to [`ALL_GRADES_ROOM`].
 pub async fn run_flusher(state: AppState, io: SocketIo, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = flush_sampled(&state, &io) => {}
+        _ = flush_all_grades(&state, &io) => {}
+        _ = shutdown => {}
+    }
+}
+
+async fn flush_sampled(state: &AppState, io: &SocketIo) {
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_totals: Option<Totals> = None;
     let mut last_students: HashMap<String, u64> = HashMap::new();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = &mut shutdown => return,
-        }
+        tick.tick().await;
         let pending = state.hub.take();
         if let Some(totals) = pending.totals {
             if last_totals.as_ref() != Some(&totals) {
-                push(&state, io.emit("total", &totals).await, "total");
+                push(state, io.emit("total", &totals).await, "total");
                 last_totals = Some(totals);
             }
         }
         for (room, count) in pending.students {
             if last_students.get(&room) != Some(&count.students) {
                 last_students.insert(room.clone(), count.students);
-                push(&state, io.to(room).emit("students", &count).await, "students");
+                push(state, io.to(room).emit("students", &count).await, "students");
             }
         }
         if !pending.grades.is_empty() {
             let grades: Vec<StoredGrade> = pending.grades.into();
-            push(&state, io.emit("recent_grades", &grades).await, "recent_grades");
+            push(state, io.emit("recent_grades", &grades).await, "recent_grades");
         }
     }
+}
+
+/// Every [`FLUSH_INTERVAL`], the grades announced since the last flush, each once and in id
+/// order, to the clients in [`ALL_GRADES_ROOM`] (nothing is read while the room is empty).
+async fn flush_all_grades(state: &AppState, io: &SocketIo) {
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let announced = state.hub.take_announced();
+        if announced.is_empty() || io.within(ALL_GRADES_ROOM).sockets().is_empty() {
+            continue;
+        }
+        let grades = every_grade(state, announced).await;
+        if !grades.is_empty() {
+            push(state, io.to(ALL_GRADES_ROOM).emit("all_grades", &grades).await, "all_grades");
+        }
+    }
+}
+
+/// The grades of the announced events, oldest first: what each carried, preceded by the grades
+/// of its fold it did not carry (one newest-first primary-key range below the oldest carried).
+async fn every_grade(state: &AppState, announced: VecDeque<Announced>) -> Vec<StoredGrade> {
+    let mut grades = Vec::new();
+    for Announced { carried, missing } in announced {
+        let Some(oldest_carried) = carried.last().map(|g| g.id) else { continue };
+        if missing > 0 {
+            let limit = u32::try_from(missing.min(BACKFILL_MAX)).unwrap_or(u32::MAX);
+            match list_grades(&state.pool, &GradeFilter::default(), limit, Some(oldest_carried)).await {
+                Ok(page) => grades.extend(page.items.into_iter().rev()),
+                Err(error) => tracing::warn!(%error, missing, "cannot read the grades an event did not carry; all_grades skips them"),
+            }
+        }
+        grades.extend(carried.into_iter().rev());
+    }
+    grades
 }
 
 fn push(state: &AppState, result: Result<(), socketioxide::BroadcastError>, event: &str) {
@@ -336,6 +421,25 @@ mod tests {
         assert_eq!(ids, [4, 3, 2, 1], "newest first across events");
         let empty = hub.take();
         assert!(empty.totals.is_none() && empty.students.is_empty() && empty.grades.is_empty());
+    }
+
+    #[test]
+    fn every_event_is_kept_for_all_grades_with_what_it_did_not_carry() {
+        let hub = Hub::default();
+        hub.apply(event(3, &[1, 2, 3], &[]));
+        // A fold of 80 grades (ids 4..=83) whose event carried only the newest 50.
+        let mut big = event(83, &(34..=83).collect::<Vec<_>>(), &[]);
+        big.new_grades = 80;
+        hub.apply(big);
+        hub.apply(event(83, &[], &[]));
+        let announced: Vec<(Vec<u64>, u64)> =
+            hub.take_announced().into_iter().map(|a| (a.carried.iter().map(|g| g.id).collect(), a.missing)).collect();
+        assert_eq!(announced.len(), 2, "an event without grades announces none");
+        assert_eq!(announced[0], (vec![3, 2, 1], 0));
+        assert_eq!(announced[1].0.first().copied(), Some(83));
+        assert_eq!(announced[1].0.last().copied(), Some(34));
+        assert_eq!(announced[1].1, 30, "ids 4..=33 are read back from MySQL");
+        assert!(hub.take_announced().is_empty());
     }
 
     #[test]

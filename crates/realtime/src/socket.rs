@@ -1,15 +1,16 @@
-//! Socket.IO, default namespace: initial pushes on connect and `subscribe_students`.
+//! Socket.IO, default namespace: initial pushes on connect, `subscribe_students`, and
+//! `subscribe_all_grades` / `unsubscribe_all_grades` (the every-grade feed, see [`crate::live`]).
 //! Nothing a client sends writes data.
 
 use std::convert::Infallible;
 
 use serde::Serialize;
 use serde_json::Value;
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 
-use crate::live::RECENT_PUSH_MAX;
+use crate::live::{ALL_GRADES_ROOM, RECENT_PUSH_MAX};
 use crate::params::{StudentsSelection, STUDENTS_ROOM_PREFIX};
 use crate::{api, AppState};
 
@@ -26,7 +27,25 @@ async fn attach_handlers(socket: SocketRef, State(state): State<AppState>) -> Re
         state.metrics.clients.dec();
     });
     socket.on("subscribe_students", on_subscribe_students);
+    socket.on("subscribe_all_grades", on_subscribe_all_grades);
+    socket.on("unsubscribe_all_grades", on_unsubscribe_all_grades);
     Ok(())
+}
+
+/// Joins the every-grade feed; the acknowledgement (when asked for) says it is in effect: every
+/// grade announced from then on is pushed in an `all_grades` event.
+async fn on_subscribe_all_grades(socket: SocketRef, ack: AckSender) {
+    socket.join(ALL_GRADES_ROOM);
+    if let Err(error) = ack.send(&FeedAck { all_grades: true }) {
+        tracing::debug!(%error, sid = %socket.id, "subscribe_all_grades acknowledgement failed");
+    }
+}
+
+async fn on_unsubscribe_all_grades(socket: SocketRef, ack: AckSender) {
+    socket.leave(ALL_GRADES_ROOM);
+    if let Err(error) = ack.send(&FeedAck { all_grades: false }) {
+        tracing::debug!(%error, sid = %socket.id, "unsubscribe_all_grades acknowledgement failed");
+    }
 }
 
 async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
@@ -43,6 +62,12 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
         Ok(routes) => emit(&socket, "routes", &routes),
         Err(error) => tracing::warn!(%error, "no initial route figures for a new client"),
     }
+}
+
+/// Acknowledgement of `subscribe_all_grades` / `unsubscribe_all_grades`.
+#[derive(Serialize)]
+struct FeedAck {
+    all_grades: bool,
 }
 
 #[derive(Serialize)]
