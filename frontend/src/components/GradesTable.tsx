@@ -83,36 +83,36 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
       )}
     >
       {(page) => (
-          <div className="table-wrap">
-            <table className="table" data-testid="grades-table">
-              <thead>
-                <tr>
-                  <th className="num">#</th>
-                  <th>Stored</th>
-                  <th className="num">Carnet</th>
-                  <th>Name</th>
-                  <th>Course</th>
-                  <th>Term</th>
-                  <th className="num">Nota</th>
-                  <th>Route</th>
+        <div className="table-wrap">
+          <table className="table" data-testid="grades-table">
+            <thead>
+              <tr>
+                <th className="num">#</th>
+                <th>Stored</th>
+                <th className="num">Carnet</th>
+                <th>Name</th>
+                <th>Course</th>
+                <th>Term</th>
+                <th className="num">Nota</th>
+                <th>Route</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((g) => (
+                <tr key={g.id} data-testid="grades-row" data-id={g.id}>
+                  <td className="num muted">{g.id}</td>
+                  <td className="muted nowrap">{formatDateTime(g.created_at)}</td>
+                  <td className="num mono">{g.carnet}</td>
+                  <td className="ellipsis" title={g.nombre}>{g.nombre}</td>
+                  <td><span className="course-tag">{g.curso}</span></td>
+                  <td className="nowrap">{g.semestre} {g.year}</td>
+                  <td className="num"><NotaChip nota={g.nota} /></td>
+                  <td><RouteBadge route={g.route} /></td>
                 </tr>
-              </thead>
-              <tbody>
-                {page.items.map((g) => (
-                  <tr key={g.id} data-testid="grades-row" data-id={g.id}>
-                    <td className="num muted">{g.id}</td>
-                    <td className="muted nowrap">{formatDateTime(g.created_at)}</td>
-                    <td className="num mono">{g.carnet}</td>
-                    <td className="ellipsis" title={g.nombre}>{g.nombre}</td>
-                    <td><span className="course-tag">{g.curso}</span></td>
-                    <td className="nowrap">{g.semestre} {g.year}</td>
-                    <td className="num"><NotaChip nota={g.nota} /></td>
-                    <td><RouteBadge route={g.route} /></td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </FilterPanel>
   );

@@ -28,29 +28,29 @@ export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | nu
       {(data) => {
         const bars = toTopCourseBars(data, 3);
         return (
-        <div className="chart" data-testid="topcourses-chart" data-count={bars.length}>
-          <ResponsiveContainer width="100%" height="100%">
-            <BarChart data={bars} margin={{ top: 26, right: 8, bottom: 0, left: -12 }} barCategoryGap="28%">
-              <CartesianGrid vertical={false} stroke="#1e2940" />
-              <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 14, fontWeight: 600 }} />
-              <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} tickFormatter={formatCompact} width={48} />
-              <Tooltip
-                {...tooltipStyle}
-                formatter={(v) => [formatNumber(Number(v)), 'students']}
-                labelFormatter={(_, p) => {
-                  const b = p?.[0]?.payload as { curso?: string; name?: string } | undefined;
-                  return b ? `${b.curso} · ${b.name}` : '';
-                }}
-              />
-              <Bar dataKey="students" radius={[8, 8, 0, 0]} isAnimationActive={false} maxBarSize={88}>
-                {bars.map((b, i) => (
-                  <Cell key={b.curso} fill={BAR_COLORS[i % BAR_COLORS.length]} />
-                ))}
-                <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill="#e7ecf5" fontSize={14} fontWeight={700} />
-              </Bar>
-            </BarChart>
-          </ResponsiveContainer>
-        </div>
+          <div className="chart" data-testid="topcourses-chart" data-count={bars.length}>
+            <ResponsiveContainer width="100%" height="100%">
+              <BarChart data={bars} margin={{ top: 26, right: 8, bottom: 0, left: -12 }} barCategoryGap="28%">
+                <CartesianGrid vertical={false} stroke="#1e2940" />
+                <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 14, fontWeight: 600 }} />
+                <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} tickFormatter={formatCompact} width={48} />
+                <Tooltip
+                  {...tooltipStyle}
+                  formatter={(v) => [formatNumber(Number(v)), 'students']}
+                  labelFormatter={(_, p) => {
+                    const b = p?.[0]?.payload as { curso?: string; name?: string } | undefined;
+                    return b ? `${b.curso} · ${b.name}` : '';
+                  }}
+                />
+                <Bar dataKey="students" radius={[8, 8, 0, 0]} isAnimationActive={false} maxBarSize={88}>
+                  {bars.map((b, i) => (
+                    <Cell key={b.curso} fill={BAR_COLORS[i % BAR_COLORS.length]} />
+                  ))}
+                  <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill="#e7ecf5" fontSize={14} fontWeight={700} />
+                </Bar>
+              </BarChart>
+            </ResponsiveContainer>
+          </div>
         );
       }}
     </FilterPanel>

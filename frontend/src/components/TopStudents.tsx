@@ -29,32 +29,32 @@ export function TopStudents({ refreshAll }: { refreshAll: number }) {
       {(data) => {
         const bars = toTopStudentBars(data, 5);
         return (
-        <div className="chart" data-testid="topstudents-chart" data-count={bars.length}>
-          <ResponsiveContainer width="100%" height="100%">
-            <BarChart data={bars} layout="vertical" margin={{ top: 4, right: 56, bottom: 0, left: 4 }} barCategoryGap="22%">
-              <defs>
-                <linearGradient id="avgGrad" x1="0" y1="0" x2="1" y2="0">
-                  <stop offset="0%" stopColor="#34d399" stopOpacity={0.55} />
-                  <stop offset="100%" stopColor="#34d399" stopOpacity={1} />
-                </linearGradient>
-              </defs>
-              <CartesianGrid horizontal={false} stroke="#1e2940" />
-              <XAxis type="number" domain={[averageAxisMin(bars), 100]} ticks={averageAxisTicks(averageAxisMin(bars))} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} />
-              <YAxis type="category" dataKey="label" width={140} interval={0} tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 12.5 }} />
-              <Tooltip
-                {...tooltipStyle}
-                formatter={(v) => [formatAverage(Number(v)), 'average']}
-                labelFormatter={(_, p) => {
-                  const b = p?.[0]?.payload as TopStudentBar | undefined;
-                  return b ? `${b.nombre} · ${b.carnet} · ${formatNumber(b.grades)} grades` : '';
-                }}
-              />
-              <Bar dataKey="average" fill="url(#avgGrad)" radius={[0, 6, 6, 0]} isAnimationActive={false} maxBarSize={30}>
-                <LabelList dataKey="average" position="right" formatter={(v) => formatAverage(Number(v))} fill="#e7ecf5" fontSize={13} fontWeight={700} />
-              </Bar>
-            </BarChart>
-          </ResponsiveContainer>
-        </div>
+          <div className="chart" data-testid="topstudents-chart" data-count={bars.length}>
+            <ResponsiveContainer width="100%" height="100%">
+              <BarChart data={bars} layout="vertical" margin={{ top: 4, right: 56, bottom: 0, left: 4 }} barCategoryGap="22%">
+                <defs>
+                  <linearGradient id="avgGrad" x1="0" y1="0" x2="1" y2="0">
+                    <stop offset="0%" stopColor="#34d399" stopOpacity={0.55} />
+                    <stop offset="100%" stopColor="#34d399" stopOpacity={1} />
+                  </linearGradient>
+                </defs>
+                <CartesianGrid horizontal={false} stroke="#1e2940" />
+                <XAxis type="number" domain={[averageAxisMin(bars), 100]} ticks={averageAxisTicks(averageAxisMin(bars))} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} />
+                <YAxis type="category" dataKey="label" width={140} interval={0} tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 12.5 }} />
+                <Tooltip
+                  {...tooltipStyle}
+                  formatter={(v) => [formatAverage(Number(v)), 'average']}
+                  labelFormatter={(_, p) => {
+                    const b = p?.[0]?.payload as TopStudentBar | undefined;
+                    return b ? `${b.nombre} · ${b.carnet} · ${formatNumber(b.grades)} grades` : '';
+                  }}
+                />
+                <Bar dataKey="average" fill="url(#avgGrad)" radius={[0, 6, 6, 0]} isAnimationActive={false} maxBarSize={30}>
+                  <LabelList dataKey="average" position="right" formatter={(v) => formatAverage(Number(v))} fill="#e7ecf5" fontSize={13} fontWeight={700} />
+                </Bar>
+              </BarChart>
+            </ResponsiveContainer>
+          </div>
         );
       }}
     </FilterPanel>
