@@ -28,7 +28,9 @@
 #
 # Build context: the repository root. `Dockerfile.dockerignore` (BuildKit's
 # per-Dockerfile ignore file) lets in only what the Rust build needs, so edits
-# to frontend/, docs/ or kustomize/ never invalidate these layers.
+# to frontend/, docs/ or kustomize/ never invalidate these layers (except
+# docs/compare.json, let in for the runtime image: a new `just compare` result
+# rebuilds our crates, not the cached dependencies).
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
@@ -83,8 +85,11 @@ LABEL org.opencontainers.image.title="grades" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=builder /out/ /usr/local/bin/
 COPY --from=healthcheck /out/grades-healthcheck /usr/local/bin/grades-healthcheck
+# The published route comparison (`just compare`) that realtime serves at GET /api/compare.
+COPY docs/compare.json /usr/share/grades/compare.json
 ENV RUST_LOG=info \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    COMPARE_JSON=/usr/share/grades/compare.json
 # grpc-client 8001, rest-api 8002, realtime 8003, grpc-server 8011 (HTTP) + 50051 (gRPC)
 EXPOSE 8001 8002 8003 8011 50051
 # Numeric uid/gid so Kubernetes can verify runAsNonRoot without /etc/passwd.
