@@ -59,7 +59,7 @@ describe('toRouteRows', () => {
   it('handles null latencies and missing stats', () => {
     const rows = toRouteRows({
       window_seconds: 60,
-      routes: [{ route: 'grpc', stored: 0, requests: 0, throughput_per_sec: 0, p50_ms: null, p99_ms: null }],
+      routes: [{ route: 'grpc', stored: 0, requests: 0, throughput_per_sec: 0, p50_ms: null, p50_interval_ms: null, p99_ms: null }],
     });
     expect(rows).toHaveLength(2);
     expect(rows[0].p50).toBeNull();

@@ -1,4 +1,10 @@
-import type { RouteCount, RouteStat, RouteStats } from './types';
+import type { RouteStat, RouteStats } from './types';
+
+/**
+ * Counts per route name as received: the wire's `RouteCount` (grpc and rest), read tolerantly so a
+ * route added on the server, or one missing, never breaks the panel.
+ */
+export type RouteCountsSeen = Readonly<Record<string, number | undefined>>;
 
 export const ROUTE_ORDER = ['grpc', 'rest'];
 
@@ -41,7 +47,7 @@ export interface TrafficShare {
 }
 
 /** route_count -> ordered shares. grpc and rest are always present (with 0) so the bar never jumps. */
-export function trafficShares(routeCount: RouteCount | null | undefined): TrafficShare[] {
+export function trafficShares(routeCount: RouteCountsSeen | null | undefined): TrafficShare[] {
   const counts: Record<string, number> = {};
   for (const r of ROUTE_ORDER) counts[r] = 0;
   for (const [k, v] of Object.entries(routeCount ?? {})) {
@@ -80,7 +86,7 @@ export interface RouteRow {
  * Route stats (+ the live route_count, which is fresher than `stored`) -> one row per route.
  * Shares come from route_count when given, else from `stored`.
  */
-export function toRouteRows(stats: RouteStats | null | undefined, routeCount?: RouteCount | null): RouteRow[] {
+export function toRouteRows(stats: RouteStats | null | undefined, routeCount?: RouteCountsSeen | null): RouteRow[] {
   const byRoute = new Map<string, RouteStat>();
   for (const r of stats?.routes ?? []) if (r && typeof r.route === 'string') byRoute.set(r.route, r);
   const names = new Set<string>([...ROUTE_ORDER, ...byRoute.keys(), ...Object.keys(routeCount ?? {})]);

@@ -1,109 +1,38 @@
-/** Wire types of the realtime service (docs/CONTRACTS.md). */
+/**
+ * Wire types of the realtime service (docs/CONTRACTS.md). The bodies and events realtime sends are
+ * generated from its Rust types into `./wire.ts` (`just wire-types`; `just test` fails while it is
+ * stale); the names the dashboard uses are given to them here.
+ */
+import type * as wire from './wire';
 
-export type RouteName = 'grpc' | 'rest' | (string & {});
-
-export interface Grade {
-  id: number;
-  carnet: number;
-  nombre: string;
-  curso: string;
-  nota: number;
-  semestre: string;
-  year: number;
-  route: RouteName;
-  created_at: string;
-}
-
-export type RouteCount = Record<string, number>;
-
+export type RouteName = wire.Route;
+export type Grade = wire.StoredGrade;
+export type RouteCount = wire.RouteCounts;
 /** Socket.IO `total` event and `GET /api/live`. */
-export interface TotalEvent {
-  total: number;
-  route_count: RouteCount;
-}
-
+export type TotalEvent = wire.Totals;
 /** Socket.IO `students` event. */
-export interface StudentsEvent {
-  curso: string;
-  semestre: string;
-  year: number;
-  students: number;
-}
+export type StudentsEvent = wire.StudentsEvent;
+export type Course = wire.Course;
+export type GradesPage = wire.GradePage;
+export type PassFail = wire.PassFail;
+export type TopCourse = wire.CourseStudents;
+export type TopCourses = wire.TopCourses;
+export type TopStudent = wire.StudentAverage;
+export type TopStudents = wire.TopStudents;
+export type RouteStat = wire.RouteStat;
+/** Socket.IO `routes` event and `GET /api/stats/routes`. */
+export type RouteStats = wire.RouteStats;
+/** RFC 9457 problem details: every field optional, since an error may come from a proxy in front. */
+export type Problem = Partial<wire.Problem>;
 
+/** A course term the students panel follows (the dashboard's own selection, not a wire type). */
 export interface StudentsSelection {
   curso: string;
   semestre: string;
   year: number;
 }
 
-export interface Course {
-  code: string;
-  name: string;
-}
-
-export interface GradesPage {
-  items: Grade[];
-  next_cursor: string | null;
-}
-
-export interface PassFail {
-  curso: string;
-  semestre: string;
-  year: number | null;
-  passed: number;
-  failed: number;
-}
-
-export interface TopCourse {
-  curso: string;
-  name: string;
-  students: number;
-}
-
-export interface TopCourses {
-  semestre: string;
-  year: number | null;
-  items: TopCourse[];
-}
-
-export interface TopStudent {
-  carnet: number;
-  nombre: string;
-  average: number;
-  grades: number;
-}
-
-export interface TopStudents {
-  semestre: string | null;
-  year: number | null;
-  items: TopStudent[];
-}
-
-export interface RouteStat {
-  route: RouteName;
-  stored: number;
-  requests: number;
-  throughput_per_sec: number;
-  p50_ms: number | null;
-  /** 95 % confidence interval of p50, [low, high]; null under 2 requests. */
-  p50_interval_ms?: [number, number] | null;
-  p99_ms: number | null;
-}
-
-/** Socket.IO `routes` event and `GET /api/stats/routes`. */
-export interface RouteStats {
-  window_seconds: number;
-  routes: RouteStat[];
-}
-
-/** RFC 9457 problem details, as returned by every API error. */
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  errors?: { field: string; message: string }[];
-}
+// `GET /api/compare` serves docs/compare.json as `grades-bench report` writes it (crates/bench).
 
 /** CPU and memory of one process in the published comparison's half-load run. */
 export interface CompareProcessCost {
