@@ -6,7 +6,7 @@
 //!   and one more run at half of it gives the latency at equal, comfortable load.
 //! - `watch`: CPU and memory of named processes over a while (beside another load tool).
 //! - `seed`: N realistic grades with their summaries, for measurements at scale.
-//! - `report`: step results of several routes as a Markdown table and an SVG chart.
+//! - `report`: step results of several routes as a Markdown table, an SVG chart and a JSON summary.
 
 // mimalloc: the generator allocates per request and shares the cores with what it measures.
 #[global_allocator]
@@ -114,7 +114,7 @@ enum Command {
     },
     /// Load N realistic grades into MYSQL_URL with their summaries, and rebuild the live state.
     Seed(seed::SeedArgs),
-    /// Markdown table and SVG chart from `step` results.
+    /// Markdown table, SVG chart and JSON summary from `step` results.
     Report {
         /// `step` JSON files, one per route.
         inputs: Vec<PathBuf>,
@@ -122,6 +122,18 @@ enum Command {
         markdown: PathBuf,
         #[arg(long)]
         svg: PathBuf,
+        /// Also write the small summary the dashboard shows (docs/compare.json) here.
+        #[arg(long, requires_all = ["measured_at", "machine", "command"])]
+        json: Option<PathBuf>,
+        /// When the run was measured (RFC 3339, UTC), for the summary.
+        #[arg(long)]
+        measured_at: Option<String>,
+        /// The machine it ran on, for the summary.
+        #[arg(long)]
+        machine: Option<String>,
+        /// The command and settings that produced it, for the summary.
+        #[arg(long)]
+        command: Option<String>,
     },
 }
 
@@ -266,7 +278,7 @@ async fn execute(command: Command) -> Result<(), String> {
             println!("{}", to_json(&sampling.finish())?);
         }
         Command::Seed(args) => seed::seed(args).await?,
-        Command::Report { inputs, markdown, svg } => {
+        Command::Report { inputs, markdown, svg, json, measured_at, machine, command } => {
             let mut reports = Vec::new();
             for input in &inputs {
                 let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
@@ -275,6 +287,15 @@ async fn execute(command: Command) -> Result<(), String> {
             }
             write(&markdown, &report::markdown(&reports))?;
             write(&svg, &report::svg(&reports))?;
+            if let Some(path) = json {
+                let summary = report::summary(
+                    &reports,
+                    measured_at.as_deref().unwrap_or_default(),
+                    machine.as_deref().unwrap_or_default(),
+                    command.as_deref().unwrap_or_default(),
+                );
+                write(&path, &format!("{}\n", to_json(&summary)?))?;
+            }
         }
     }
     Ok(())

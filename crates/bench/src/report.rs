@@ -1,6 +1,10 @@
-//! `step` results as Markdown (ratios first) and an SVG chart of latency against offered rate.
+//! `step` results as Markdown (ratios first), an SVG chart of latency against offered rate, and a
+//! small JSON summary (docs/compare.json) that the dashboard shows as the published comparison.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+use serde::Serialize;
 
 use crate::StepReport;
 
@@ -167,4 +171,114 @@ pub fn svg(reports: &[StepReport]) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// The published comparison: what the dashboard shows beside its live figures. Small on purpose
+/// (no per-step rows: those are in BENCHMARKS.md), and only ever written from `step` results.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// When the results were reported, as given by the caller (RFC 3339, UTC).
+    pub measured_at: String,
+    /// Cores, CPU, OS and server versions of the machine that ran it.
+    pub machine: String,
+    /// The command (and its settings) that produced it.
+    pub command: String,
+    /// A step holds when its p99 is at most this.
+    pub slo_p99_ms: f64,
+    /// Student pool of the load.
+    pub students: u64,
+    /// Measured seconds per step.
+    pub step_seconds: f64,
+    /// One entry per route, in the order given.
+    pub routes: Vec<RouteSummary>,
+}
+
+/// One route's figures in [`Summary`].
+#[derive(Debug, Serialize)]
+pub struct RouteSummary {
+    /// The route's name (`rest`, `grpc`).
+    pub route: String,
+    /// Highest throughput of a step that held, in grades/s; `None` when no step held.
+    pub max_sustainable_per_sec: Option<f64>,
+    /// The run at half of the maximum; `None` when no step held.
+    pub half_load: Option<HalfLoad>,
+}
+
+/// Latency and cost at half of a route's maximum sustainable throughput (equal, comfortable load).
+#[derive(Debug, Serialize)]
+pub struct HalfLoad {
+    /// Offered grades/s.
+    pub offered_per_sec: f64,
+    /// Served grades/s.
+    pub served_per_sec: f64,
+    /// Median latency from the intended send time.
+    pub p50_ms: f64,
+    /// 99th percentile latency from the intended send time.
+    pub p99_ms: f64,
+    /// CPU-seconds per 1,000 stored grades, summed over the processes below.
+    pub cpu_seconds_per_1000: f64,
+    /// Per process that used CPU during the run.
+    pub processes: BTreeMap<String, ProcessCost>,
+}
+
+/// CPU and memory of one process during the half-load run.
+#[derive(Debug, Serialize)]
+pub struct ProcessCost {
+    /// CPU-seconds per 1,000 stored grades.
+    pub cpu_seconds_per_1000: f64,
+    /// Resident memory before any load, in MiB.
+    pub rss_idle_mib: f64,
+    /// Most resident memory seen during the run, in MiB.
+    pub rss_peak_mib: f64,
+}
+
+/// Rounds to 3 decimals: the file is committed and read by people, and the measurements are not
+/// more precise than that.
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// The summary of `reports`; `measured_at`, `machine` and `command` describe the run.
+pub fn summary(reports: &[StepReport], measured_at: &str, machine: &str, command: &str) -> Summary {
+    let first = reports.first();
+    let routes = reports
+        .iter()
+        .map(|report| {
+            let half_load = report.half_load.as_ref().map(|half| {
+                let thousands_ok = half.total.ok.max(1) as f64 / 1000.0;
+                let processes: BTreeMap<String, ProcessCost> = half
+                    .processes
+                    .iter()
+                    .filter(|(_, usage)| usage.cpu_seconds > 0.0)
+                    .map(|(name, usage)| {
+                        let cost = ProcessCost {
+                            cpu_seconds_per_1000: round3(usage.cpu_seconds / thousands_ok),
+                            rss_idle_mib: round3(report.rss_idle_mib.get(name).copied().unwrap_or(usage.rss_before_mib)),
+                            rss_peak_mib: round3(usage.rss_peak_mib),
+                        };
+                        (name.clone(), cost)
+                    })
+                    .collect();
+                let cpu: f64 = half.processes.values().map(|usage| usage.cpu_seconds).sum();
+                HalfLoad {
+                    offered_per_sec: round3(half.offered_rate),
+                    served_per_sec: round3(half.total.throughput_per_sec),
+                    p50_ms: round3(half.total.p50_ms),
+                    p99_ms: round3(half.total.p99_ms),
+                    cpu_seconds_per_1000: round3(cpu / thousands_ok),
+                    processes,
+                }
+            });
+            RouteSummary { route: report.label.clone(), max_sustainable_per_sec: report.max_sustainable.map(round3), half_load }
+        })
+        .collect();
+    Summary {
+        measured_at: measured_at.to_owned(),
+        machine: machine.to_owned(),
+        command: command.to_owned(),
+        slo_p99_ms: first.map_or(0.0, |r| r.slo_p99_ms),
+        students: first.map_or(0, |r| r.students),
+        step_seconds: first.and_then(|r| r.steps.first()).map_or(0.0, |s| s.result.duration_seconds),
+        routes,
+    }
 }
