@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stats/routes", get(routes))
         .route("/api/live", get(live))
         .route("/api/stats/projector", get(projector))
+        .route("/api/compare", get(crate::compare::published))
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

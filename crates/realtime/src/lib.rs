@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod compare;
 pub mod error;
 pub mod live;
 pub mod metrics;
@@ -46,6 +47,9 @@ pub struct Config {
     /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// The published route comparison served at `GET /api/compare` (written by `just compare`).
+    #[arg(long, env = "COMPARE_JSON", default_value = "docs/compare.json")]
+    pub compare_json: std::path::PathBuf,
 }
 
 /// What handlers, Socket.IO and the background tasks share.
@@ -61,6 +65,8 @@ pub struct AppState {
     pub metrics: RealtimeMetrics,
     /// Pending pushes and subscription state.
     pub hub: Arc<Hub>,
+    /// The published route comparison (`GET /api/compare`).
+    pub compare: compare::PublishedComparison,
 }
 
 /// The `realtime` process.
@@ -86,7 +92,14 @@ impl Application {
         let metrics = RealtimeMetrics::register(&mut registry);
         let pool = config.mysql.pool()?;
         let live = config.redis.store()?;
-        let state = AppState { catalog: CatalogCache::new(pool.clone()), pool, live, metrics, hub: Arc::new(Hub::default()) };
+        let state = AppState {
+            catalog: CatalogCache::new(pool.clone()),
+            pool,
+            live,
+            metrics,
+            hub: Arc::new(Hub::default()),
+            compare: compare::PublishedComparison::new(config.compare_json),
+        };
 
         // A client that stops answering pings is dropped after 25 + 20 s; one packet is at most
         // 16 KiB (clients send only small subscriptions); Socket.IO connections count against
