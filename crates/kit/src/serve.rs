@@ -137,10 +137,18 @@ pub async fn serve_http(
         };
         // Small responses go out at once instead of waiting on the client's delayed ACK (Nagle).
         let _ = stream.set_nodelay(true);
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-        let connection = graceful.watch(connection.into_owned());
+        let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
+        let first_byte_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper picks HTTP/1 or HTTP/2 from the first bytes and waits for them with no timeout
+            // (its header timeout starts at the first byte): a client that connects and sends
+            // nothing would hold its connection, and a slot of the limit, forever.
+            let mut first = [0u8; 1];
+            if !matches!(tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)).await, Ok(Ok(1..))) {
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
+            let _ = watcher.watch(connection.into_owned()).await;
             drop(permit);
         });
     }
