@@ -211,11 +211,13 @@ async function hold(options) {
   const sockets = [];
   let pushes = 0;
   let grades = 0;
+  let total = null; // the stored total as the `total` pushes say (counted by the projector)
   for (let i = 0; i < clients; i++) {
     const socket = await connect(options.realtime, `client ${i + 1}`);
     socket.onAny((event, data) => {
       pushes++;
       if (event === "recent_grades") grades += data.length;
+      if (event === "total" && i === 0) total = data.total;
     });
     // As the dashboard does: one course term's student count.
     socket.emit("subscribe_students", { curso: COURSES[i % COURSES.length], semestre: "2S", year: 2023 });
@@ -228,6 +230,7 @@ async function hold(options) {
   const before = procSample(pid);
   const pushesBefore = pushes;
   const gradesBefore = grades;
+  const totalBefore = total;
   let rssPeak = before.rssKib;
   const seconds = Number(options.seconds);
   for (let elapsed = 0; elapsed < seconds * 10; elapsed++) {
@@ -237,6 +240,7 @@ async function hold(options) {
   const after = procSample(pid);
   const wall = (after.at - before.at) / 1000;
   const connected = sockets.filter((s) => s.connected).length;
+  const totalAfter = total;
   for (const socket of sockets) socket.close();
   return {
     clients,
@@ -247,6 +251,8 @@ async function hold(options) {
     rss_peak_mib: round(rssPeak / 1024),
     pushes_per_client_per_second: round((pushes - pushesBefore) / clients / wall),
     grades_per_client_per_second: round((grades - gradesBefore) / clients / wall),
+    // Grades stored and folded during the window: what the routes actually took, whatever was offered.
+    stored_per_second: totalBefore === null || totalAfter === null ? null : round((totalAfter - totalBefore) / wall),
   };
 }
 

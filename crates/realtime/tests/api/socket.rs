@@ -233,3 +233,64 @@ async fn shutdown_is_prompt_with_clients_connected() {
     assert!(TcpStream::connect(env.addr).await.is_err(), "port closed after shutdown");
     env.stop().await;
 }
+
+/// `subscribe_all_grades`: a burst far larger than one push or one event carries reaches the
+/// subscriber whole (each grade once, in id order, read back from MySQL where the event carried
+/// only the newest), while the dashboard's feed stays a sample; unsubscribing stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_grades_subscribers_get_every_grade_of_a_burst() {
+    let env = Env::start().await;
+    let mut all = env.connect().await;
+    let mut sampled = env.connect().await;
+    all.send(r#"421["subscribe_all_grades"]"#).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let packet = all.next_packet(deadline).await.expect("subscribe_all_grades acknowledgement");
+        if let Some(ack) = packet.strip_prefix("431") {
+            assert_eq!(serde_json::from_str::<Value>(ack).unwrap(), json!([{"all_grades": true}]));
+            break;
+        }
+    }
+
+    // Concurrent POSTs commit in a few batches, so the projector folds far more than the 50
+    // grades one event carries.
+    const BURST: u64 = 300;
+    let posts = (0..BURST).map(|i| env.post(Route::Rest, 5000 + i, ["SO1", "BD1", "LFP"][i as usize % 3], i % 101, "2S", 2023));
+    let mut posted: Vec<u64> = futures::future::join_all(posts).await;
+    posted.sort_unstable();
+
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.len() < posted.len() {
+        let Some((name, data)) = all.next_event(deadline).await else { break };
+        if name == "all_grades" {
+            for grade in data.as_array().expect("all_grades is an array") {
+                assert_eq!(grade["semestre"], "2S", "a whole grade: {grade}");
+                received.push(grade["id"].as_u64().expect("id"));
+            }
+        }
+    }
+    assert_eq!(received, posted, "every grade once, in id order");
+
+    // The dashboard's feed samples: at most 20 grades a push, the newest ones.
+    let mut sampled_ids = Vec::new();
+    for (name, data) in sampled.collect(Duration::from_millis(1500)).await {
+        if name == "recent_grades" {
+            let ids = crate::helpers::ids(&data);
+            assert!(ids.len() <= 20, "recent_grades carries at most 20: {}", ids.len());
+            sampled_ids.extend(ids);
+        }
+    }
+    assert!(sampled_ids.contains(posted.last().unwrap()), "the newest grade is in the sampled feed");
+    assert!(sampled_ids.len() < posted.len(), "the sampled feed carried all {} grades of a burst", sampled_ids.len());
+
+    // Unsubscribed: totals still come, all_grades no longer.
+    all.send(r#"422["unsubscribe_all_grades"]"#).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !all.next_packet(deadline).await.expect("unsubscribe acknowledgement").starts_with("432") {}
+    env.post(Route::Rest, 6000, "SO1", 90, "2S", 2023).await;
+    all.expect("total after unsubscribing", is_total(BURST + 1)).await;
+    let after = all.collect(Duration::from_millis(500)).await;
+    assert!(after.iter().all(|(name, _)| name != "all_grades"), "all_grades after unsubscribing: {after:?}");
+    env.stop().await;
+}
