@@ -78,10 +78,6 @@ compare:
 live:
     bash scripts/live.sh
 
-# Ingest-to-browser latency (sampled and all_grades feeds) at 1,000 and 2,000 grades/s, and realtime's CPU/RSS with 100 clients idle and at 5,000 grades/s offered: BENCHMARKS.md. Not part of CI.
-live:
-    bash scripts/live.sh
-
 # Ingest, Redis loss and every dashboard endpoint at scale, against a seeded database (SCALE_DB, default grades_10m: `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000` first) and an empty one. Not part of CI.
 scale:
     bash scripts/scale.sh
