@@ -417,6 +417,14 @@ class Result:
         if not ok:
             self.failures.append(text)
 
+    def check_timing(self, ok, text, strict):
+        """A latency bound: a failure in the full form, a warning in the short form (CI runs on a
+        shared, noisy machine, where timings are reported, not asserted)."""
+        if strict:
+            self.check(ok, text)
+        elif not ok:
+            self.notes.append(f"WARN: {text}")
+
 
 def verify(result, load, mysql, redis, services):
     """Ledger against MySQL, then Redis against MySQL, then every service still alive."""
@@ -576,8 +584,9 @@ class Suite:
             if down:
                 seconds, label, sent = max(down)
                 result.notes.append(f"{len(down)} 503s while down, slowest {seconds:.2f} s ({label}, sent {sent - killed:.1f} s after the kill)")
-                result.check(seconds <= MYSQL_DOWN_503_SECONDS,
-                             f"a 503 took {seconds:.2f} s (over {MYSQL_DOWN_503_SECONDS} s) while MySQL was down ({label})")
+                result.check_timing(seconds <= MYSQL_DOWN_503_SECONDS,
+                                    f"a 503 took {seconds:.2f} s (over {MYSQL_DOWN_503_SECONDS} s) while MySQL was down ({label})",
+                                    strict=not self.short)
             else:
                 result.check(False, "no request was answered 503 while MySQL was down")
         self.loaded("mysql-kill", fault)
