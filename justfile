@@ -11,8 +11,8 @@ test_redis_url := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests, dashboard unit tests, browser end-to-end test, deployment checks.
-test: lint test-rust test-frontend test-e2e check-deploy
+# Everything CI runs: format and lint, Rust tests, dashboard unit tests, browser end-to-end test, deployment checks, the fault suite's short form.
+test: lint test-rust test-frontend test-e2e check-deploy chaos-short
 
 # Rust unit and integration tests against the MySQL/Redis in TEST_MYSQL_URL / TEST_REDIS_URL.
 test-rust *args:
@@ -81,3 +81,13 @@ live:
 # Ingest, Redis loss and every dashboard endpoint at scale, against a seeded database (SCALE_DB, default grades_10m: `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000` first) and an empty one. Not part of CI.
 scale:
     bash scripts/scale.sh
+
+# Fault suite: private MariaDB/Redis, load through both routes with an Idempotency-Key ledger, kills, restarts, SIGTERMs, cold start, slow clients; writes docs/reliability.md. Not part of CI.
+chaos:
+    cargo build --release --bins
+    python3 scripts/chaos.py --bin target/release --write docs/reliability.md
+
+# The fault suite's short form (debug binaries, shorter phases): prints the table, fails on a lost or duplicated grade or any broken invariant. Part of `just test`.
+chaos-short:
+    cargo build --bins
+    python3 scripts/chaos.py --short --bin target/debug
