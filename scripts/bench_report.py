@@ -142,7 +142,8 @@ def live_section(folder):
     def noise(r):
         return f"{r['loadavg']:.1f} / {r['compilers']}"
 
-    out = [f"Written by `just live` ({machine()}). One rest-api (with the projector) and one realtime, natively; "
+    runs = sorted({r["run"] for r in rows})
+    out = [f"Written by `just live` ({machine()}), runs {', '.join(map(str, runs))}. One rest-api (with the projector) and one realtime, natively; "
            "the generator, the Socket.IO clients and the services share the machine's cores, which other engineers' "
            "builds and tests were also using (*load / compilers*: the 1-minute load average and the compiler "
            "processes running when the measurement started).\n",
@@ -152,7 +153,12 @@ def live_section(folder):
            "generator to the first Socket.IO push carrying its id at a connected client (socket.io-client over "
            "WebSocket, same process, same clock). *sampled*: the `recent_grades` feed the dashboard shows (at most "
            "20 grades a push, about 10 pushes a second); *all_grades*: a client that sent `subscribe_all_grades`. "
-           "*Pushed*: share of the grades that reached the client at all.\n",
+           "*Pushed*: share of the grades that reached the client at all. The sampled feed's percentiles cover only the "
+           "grades it pushed, the newest of each flush, which waited least; `all_grades` covers every grade, so it is the "
+           "ingest-to-browser latency to hold against a goal. Its floor is the pipeline's cadence: a grade waits for the "
+           "next terms fold (every 50 ms), the fold itself, and the next 100 ms flush. *Ingest p99*: POST latency from the "
+           "intended send time (open loop): when it climbs, the machine or the database was saturated, and the live path "
+           "inherits that delay before its own.\n",
            "| run | offered/s | stored/s | feed | pushed | p50 ms | p99 ms | max ms | ingest p99 ms | load / compilers |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in latency:
