@@ -3,17 +3,18 @@
 //!
 //! Into an empty database (the usual case) nothing is read back: the grades are generated in
 //! chunks from a seed number ([`generate`]), counted in memory while generated, and every table
-//! is written in primary-key order with multi-row INSERTs ([`bulk`]) on two connections at once:
-//! one for `grades`, one for the summaries and the projector watermarks. Each connection loads
-//! in one transaction with `unique_checks` and `foreign_key_checks` off, which lets InnoDB
-//! (MariaDB 10.7+) treat an insert into an empty table as a bulk load: no undo record per row,
-//! every index sorted and built page by page at the end instead of row by row through a small
-//! buffer pool. The summaries commit only after the grades did, so the database is never left
-//! with summaries of grades it lacks; if the summaries fail after the grades committed, the
-//! watermarks are still 0 and the projector folds the grades itself.
+//! is written once, in primary-key order, with multi-row INSERTs ([`bulk`]) on three connections
+//! at once: `grades`; `enrollments`, `course_term_stats` and `route_stats`; `student_stats`. Each
+//! loads in one transaction with `unique_checks` and `foreign_key_checks` off (session settings:
+//! the server is shared), which spares InnoDB the checks and, on MariaDB 10.7+, the undo record
+//! of each row inserted into an empty table. `student_stats`' secondary index, in another order
+//! than its rows, is dropped for the load and added back (one sort). The projector watermarks
+//! and `id_sequence` move last, in one transaction, once every table is loaded; a load that
+//! fails empties the tables again. No service may use the database meanwhile (its projector
+//! would fold the grades a second time).
 //!
 //! With `--append` into a database that already holds grades, the grades are inserted the same
-//! way (in ordinary transactions of [`APPEND_CHUNK`]) and folded by the projector's own
+//! way (in ordinary transactions of [`APPEND_CHUNK`] grades) and folded by the projector's own
 //! statements, the only way to add to existing summaries exactly.
 
 mod bulk;
@@ -31,6 +32,7 @@ use grades_storage::live_sync;
 use grades_storage::mysql::{self, PoolConfig};
 use grades_storage::projector::{fold_students, fold_terms};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::types::chrono::NaiveDateTime;
 use sqlx::{ConnectOptions, Connection, MySqlPool};
 use tokio::sync::mpsc;
 
@@ -122,79 +124,143 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
 
 /// The fast path: every table written once, nothing read back (see the module docs).
 async fn load_empty(url: &str, shape: Shape, board: &Arc<Board>) -> Result<(), String> {
-    let mut grades_connection = bulk_connection(url).await?;
-    let mut summaries_connection = bulk_connection(url).await?;
-    let (created_at,): (String,) = sqlx::query_as("SELECT CAST(UTC_TIMESTAMP(3) AS CHAR)")
+    // student_stats' secondary index is in another order than its rows (by average): built row by
+    // row it is a random write per row into an index far larger than the buffer pool at 10 M
+    // grades. Dropped for the load, then added back with its own definition: one sort.
+    let deferred = secondary_indexes(&mut loader_connection(url).await?, "student_stats").await?;
+    let Err(failure) = load_tables(url, shape, board, &deferred).await else { return Ok(()) };
+    // Back to the empty database it was: half-loaded summaries must never meet a projector.
+    match empty_tables(url, &deferred).await {
+        Ok(()) => Err(format!("{failure}; the tables were emptied again")),
+        Err(e) => Err(format!("{failure}; emptying the tables afterwards failed too ({e}): drop the database")),
+    }
+}
+
+async fn load_tables(url: &str, shape: Shape, board: &Arc<Board>, deferred: &[(String, String)]) -> Result<(), String> {
+    let mut grades_connection = loader_connection(url).await?;
+    let (created_at,): (NaiveDateTime,) = sqlx::query_as("SELECT UTC_TIMESTAMP(3)")
         .fetch_one(&mut grades_connection)
         .await
         .map_err(|e| format!("reading the server's clock: {e}"))?;
+    let mut terms_connection = loader_connection(url).await?;
+    let mut students_connection = loader_connection(url).await?;
+    for (name, _) in deferred {
+        execute(&mut students_connection, &format!("ALTER TABLE student_stats DROP INDEX `{name}`"), "dropping an index for the load")
+            .await?;
+    }
 
-    // Grades: generated on a thread of their own, loaded on their own connection.
-    let grades = async {
-        let (statements, received) = mpsc::channel(QUEUE);
-        let created_at = format!("'{created_at}'");
-        let generator = std::thread::spawn(move || bulk::grades(&shape, &created_at, &statements));
-        let started = Instant::now();
-        let loaded = bulk::load(&mut grades_connection, received, board.grades.clone()).await;
-        let generated = join(generator).await;
-        loaded.map_err(|e| format!("inserting grades: {e}"))?;
-        generated.map_err(|_| "the grades generator stopped".to_owned())?;
-        board.note("grades sent", started);
-        let started = Instant::now();
-        commit_bulk(&mut grades_connection).await.map_err(|e| format!("committing the grades: {e}"))?;
-        board.note("grades committed (their indexes built)", started);
-        Ok::<_, String>(())
-    };
-
-    // Summaries: counted in memory while generating the same grades again, then written, on the
-    // other connection at the same time.
+    let grades = load_table(&mut grades_connection, "grades", board.grades.clone(), board, move |out| {
+        bulk::grades(&shape, &datetime_literal(created_at), out)
+    });
     let summaries = async {
-        let started = Instant::now();
-        let (statements, received) = mpsc::channel::<Statement>(QUEUE);
-        let generator_board = board.clone();
-        let generator = std::thread::spawn(move || {
+        let counting = board.clone();
+        let aggregates = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let aggregates = Aggregates::count(shape, PASSING_NOTA);
-            generator_board.summaries_total.store(bulk::summary_rows(&aggregates), Ordering::Relaxed);
-            generator_board.note("grades counted into summaries (in memory)", started);
-            bulk::terms(&aggregates, &statements)?;
-            bulk::students(&aggregates, &statements)
-        });
-        let loaded = bulk::load(&mut summaries_connection, received, board.summaries.clone()).await;
-        let generated = join(generator).await;
-        loaded.map_err(|e| format!("inserting summaries: {e}"))?;
-        generated.map_err(|_| "the summaries generator stopped".to_owned())?;
-        board.note("summaries sent", started);
-        let started = Instant::now();
-        // The watermarks and the id sequence, in the summaries' transaction. This first
-        // statement that is not an insert also makes InnoDB build the summaries' indexes.
-        let last = shape.first_id + shape.count - 1;
-        sqlx::raw_sql(&format!(
-            "UPDATE projection_state SET applied_id = {last}, applied_at = '{created_at}', updated_at = UTC_TIMESTAMP(3); \
-             UPDATE id_sequence SET next_id = {} WHERE name = 'grade_ids'",
-            last + 1
-        ))
-        .execute(&mut summaries_connection)
+            counting.summaries_total.store(bulk::summary_rows(&aggregates), Ordering::Relaxed);
+            counting.note("grades counted into summaries (in memory)", started);
+            aggregates
+        })
         .await
-        .map_err(|e| format!("setting the projector watermarks: {e}"))?;
-        board.note("summaries' indexes built, watermarks set", started);
-        Ok::<_, String>(())
+        .map_err(|e| format!("counting the summaries: {e}"))?;
+        let aggregates = Arc::new(aggregates);
+        let for_terms = aggregates.clone();
+        let terms =
+            load_table(&mut terms_connection, "enrollments, course_term_stats, route_stats", board.summaries.clone(), board, move |out| {
+                bulk::terms(&for_terms, out)
+            });
+        let students = load_table(&mut students_connection, "student_stats", board.summaries.clone(), board, move |out| {
+            bulk::students(&aggregates, out)
+        });
+        let (terms, students) = tokio::join!(terms, students);
+        terms.and(students)
     };
     let (grades, summaries) = tokio::join!(grades, summaries);
-    match (grades, summaries) {
-        (Ok(()), Ok(())) => {
-            let started = Instant::now();
-            commit_bulk(&mut summaries_connection).await.map_err(|e| {
-                format!(
-                    "committing the summaries: {e}. The grades are stored and the watermarks at 0: the services' projector will fold them"
-                )
-            })?;
-            board.note("summaries committed", started);
-            Ok(())
-        }
-        (Err(e), _) => Err(e),
-        (Ok(()), Err(e)) => Err(format!("{e}. The grades are stored and the watermarks at 0: the services' projector will fold them")),
+    grades.and(summaries)?;
+
+    let started = Instant::now();
+    for (_, definition) in deferred {
+        execute(&mut students_connection, &format!("ALTER TABLE student_stats ADD {definition}"), "adding back an index").await?;
     }
+    if !deferred.is_empty() {
+        board.note("student_stats index added back", started);
+    }
+    // Last, the watermarks and the id sequence: until they move, the summaries are not in use.
+    let last = shape.first_id + shape.count - 1;
+    let moved: Result<(), sqlx::Error> = async {
+        let mut tx = grades_connection.begin().await?;
+        sqlx::query("UPDATE projection_state SET applied_id = ?, applied_at = ?, updated_at = UTC_TIMESTAMP(3)")
+            .bind(last)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE id_sequence SET next_id = ? WHERE name = 'grade_ids'").bind(last + 1).execute(&mut *tx).await?;
+        tx.commit().await
+    }
+    .await;
+    moved.map_err(|e| format!("setting the projector watermarks: {e}"))
+}
+
+/// Loads one table family on `connection` in one transaction: statements built by `generate`
+/// on a blocking thread, rows counted into `loaded`.
+async fn load_table(
+    connection: &mut MySqlConnection,
+    what: &'static str,
+    loaded: Arc<AtomicU64>,
+    board: &Board,
+    generate: impl FnOnce(&mpsc::Sender<Statement>) -> Result<(), LoaderGone> + Send + 'static,
+) -> Result<(), String> {
+    let started = Instant::now();
+    // Session settings only (the server is shared). With both checks off, InnoDB (MariaDB 10.7+)
+    // loads an empty table in bulk: no undo record per row.
+    execute(connection, "SET SESSION unique_checks = 0, foreign_key_checks = 0; START TRANSACTION", "starting the load").await?;
+    let (statements, received) = mpsc::channel(QUEUE);
+    let generator = tokio::task::spawn_blocking(move || generate(&statements));
+    let sent = bulk::load(connection, received, loaded).await;
+    let generated = generator.await;
+    sent.map_err(|e| format!("inserting into {what}: {e}"))?;
+    match generated {
+        Ok(Ok(())) => {}
+        _ => return Err(format!("the generator of {what} stopped")),
+    }
+    execute(connection, "COMMIT", "committing").await.map_err(|e| format!("{what}: {e}"))?;
+    board.note(&format!("{what} loaded"), started);
+    Ok(())
+}
+
+/// The non-unique secondary indexes of `table`: name and definition as SHOW CREATE TABLE
+/// gives it (`KEY `name` (...)`).
+async fn secondary_indexes(connection: &mut MySqlConnection, table: &str) -> Result<Vec<(String, String)>, String> {
+    let (_, create): (String, String) = sqlx::query_as(&format!("SHOW CREATE TABLE `{table}`"))
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|e| format!("reading the definition of {table}: {e}"))?;
+    Ok(create
+        .lines()
+        .map(|line| line.trim().trim_end_matches(','))
+        .filter(|line| line.starts_with("KEY `"))
+        .filter_map(|line| Some((line.split('`').nth(1)?.to_owned(), line.to_owned())))
+        .collect())
+}
+
+/// Every table the load writes emptied, and student_stats' `deferred` indexes back (after a
+/// failed load).
+async fn empty_tables(url: &str, deferred: &[(String, String)]) -> Result<(), String> {
+    let mut connection = loader_connection(url).await?;
+    for table in ["grades", "enrollments", "course_term_stats", "route_stats", "student_stats"] {
+        execute(&mut connection, &format!("TRUNCATE TABLE {table}"), "emptying a table").await?;
+    }
+    let present = secondary_indexes(&mut connection, "student_stats").await?;
+    for (name, definition) in deferred {
+        if !present.iter().any(|(present, _)| present == name) {
+            execute(&mut connection, &format!("ALTER TABLE student_stats ADD {definition}"), "adding back an index").await?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute(connection: &mut MySqlConnection, sql: &str, what: &str) -> Result<(), String> {
+    sqlx::raw_sql(sql).execute(connection).await.map(|_| ()).map_err(|e| format!("{what}: {e}"))
 }
 
 /// Appending to a database that holds grades: insert, then fold with the projector.
@@ -237,13 +303,16 @@ async fn append_part(connection: &mut MySqlConnection, shape: Shape, part: u64, 
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
+    let (created_at,): (NaiveDateTime,) = sqlx::query_as("SELECT UTC_TIMESTAMP(3)").fetch_one(&mut *tx).await.map_err(|e| e.to_string())?;
     let part_shape = Shape { first_id: next, count, seed: shape.seed ^ part.wrapping_mul(0xD1B5_4A32_D192_ED03), ..shape };
     let (statements, received) = mpsc::channel(QUEUE);
-    let generator = std::thread::spawn(move || bulk::grades(&part_shape, "UTC_TIMESTAMP(3)", &statements));
-    let loaded = bulk::load(&mut *tx, received, board.grades.clone()).await;
-    let generated = join(generator).await;
+    let generator = tokio::task::spawn_blocking(move || bulk::grades(&part_shape, &datetime_literal(created_at), &statements));
+    let loaded = bulk::load(&mut tx, received, board.grades.clone()).await;
+    let generated = generator.await;
     loaded.map_err(|e| e.to_string())?;
-    generated.map_err(|_| "the grades generator stopped".to_owned())?;
+    if !matches!(generated, Ok(Ok(()))) {
+        return Err("the grades generator stopped".to_owned());
+    }
     sqlx::query("UPDATE id_sequence SET next_id = ? WHERE name = 'grade_ids'")
         .bind(next + count)
         .execute(&mut *tx)
@@ -252,8 +321,9 @@ async fn append_part(connection: &mut MySqlConnection, shape: Shape, part: u64, 
     tx.commit().await.map_err(|e| e.to_string())
 }
 
-async fn join(generator: std::thread::JoinHandle<Result<(), LoaderGone>>) -> Result<(), LoaderGone> {
-    tokio::task::spawn_blocking(move || generator.join().map_err(|_| LoaderGone).and_then(|r| r)).await.map_err(|_| LoaderGone)?
+/// `at` as a quoted SQL DATETIME(3) literal.
+fn datetime_literal(at: NaiveDateTime) -> String {
+    at.format("'%Y-%m-%d %H:%M:%S%.3f'").to_string()
 }
 
 /// A connection for large statements: without sqlx's statement logging (a 4 MiB statement
@@ -261,22 +331,6 @@ async fn join(generator: std::thread::JoinHandle<Result<(), LoaderGone>>) -> Res
 async fn loader_connection(url: &str) -> Result<MySqlConnection, String> {
     let options = MySqlConnectOptions::from_str(url).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
     options.disable_statement_logging().connect().await.map_err(|e| format!("cannot connect to MySQL: {e}"))
-}
-
-/// A loader connection inside a transaction that InnoDB may bulk-load empty tables in (session
-/// settings only: the server is shared).
-async fn bulk_connection(url: &str) -> Result<MySqlConnection, String> {
-    let mut connection = loader_connection(url).await?;
-    sqlx::raw_sql("SET SESSION unique_checks = 0, foreign_key_checks = 0; START TRANSACTION")
-        .execute(&mut connection)
-        .await
-        .map_err(|e| format!("starting the load: {e}"))?;
-    Ok(connection)
-}
-
-/// Ends a [`bulk_connection`]'s transaction (its bulk-loaded indexes are built by then).
-async fn commit_bulk(connection: &mut MySqlConnection) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql("COMMIT").execute(connection).await.map(|_| ())
 }
 
 /// Progress on a terminal (one line redrawn), and a line per finished phase with its time.

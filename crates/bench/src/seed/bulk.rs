@@ -1,5 +1,6 @@
-//! Multi-row INSERT statements, built on a generator thread and sent by a loader task on a
-//! connection of its own.
+//! Multi-row INSERT statements as text, built on a generator thread and sent by a loader on a
+//! connection of its own. (Prepared statements with bound values, tried too, cost MariaDB more
+//! CPU per row than parsing the text: 56 s against 43 s of server CPU for 1 M grades.)
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
