@@ -48,7 +48,7 @@ post route="rest" carnet="201900123" curso="SO1" nota="90":
 reconcile:
     MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} cargo run -q --bin rest-api -- reconcile
 
-# Load N realistic grades (with their summaries and the live state) into MYSQL_URL: `just seed 1000000`. Refuses a non-empty database unless `--append`.
+# Load N realistic grades (with their summaries and the live state) into MYSQL_URL: `just seed 1000000` (options: `grades-bench seed --help`). Refuses a non-empty database unless `--append`.
 seed count *args:
     cargo build --release -q --bin grades-bench
     MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} target/release/grades-bench seed {{ count }} {{ args }}
