@@ -786,10 +786,10 @@ def main():
 
 
 def write_report(args, suite, report, elapsed, acked):
-    command = "just chaos" if not args.short else "just chaos-short"
+    command = "python3 " + " ".join(sys.argv)
     header = f"""# Reliability: the fault suite
 
-Measured by `{command}` (`scripts/chaos.py`) on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC,
+`just chaos` rewrites this page. Measured by `{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC,
 {machine()}, binaries from `{args.bin}`, {suite.rate} grades/s offered over both routes, {acked} grades
 acknowledged in {elapsed:.0f} s. Each row is one phase: steady load through rest-api (`rest`) and
 grpc-client -> grpc-server (`grpc`), the fault, the repair, more load, then the ledger against MySQL.
