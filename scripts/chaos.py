@@ -820,8 +820,9 @@ same datadir (crash recovery); every 503 while it is down must come within {MYSQ
 *grpc-server-kill*: SIGKILL, restart. *sigterm-X*: SIGTERM under load, exit 0 within the drain
 deadline ({DRAIN_DEADLINE_SECONDS} s), restart. *cold start*: rest-api, grpc-server and a second
 rest-api started at the same instant with `MIGRATE=true` on an empty database: all ready, none
-dies, then load through all three. *slow-clients*: connections that send half a request header
-are cut by the header timeout (`HTTP_HEADER_TIMEOUT_SECONDS={HEADER_TIMEOUT_SECONDS}` here) on both
+dies, then load through all three. *slow-clients*: connections that send nothing, 3 bytes, half a
+request header, or a header and half a body, are cut (or answered) within the header/body timeout
+(`HTTP_HEADER_TIMEOUT_SECONDS` = `HTTP_BODY_TIMEOUT_SECONDS` = {HEADER_TIMEOUT_SECONDS} here) + 2 s on both
 fronts, and rest-api still exits 0 within the deadline on SIGTERM while such clients hang on.
 *redis-restart-idle*: Redis killed and restarted empty with no traffic at all: the live total must
 come back within {REDIS_CONVERGE_SECONDS} s from the reconciler alone.
@@ -829,7 +830,8 @@ come back within {REDIS_CONVERGE_SECONDS} s from the reconciler alone.
 Private instances only: MariaDB on :{MYSQL_PORT} and Redis on :{REDIS_PORT} (started by the suite
 from `mariadb-install-db` / `redis-server`, data in `target/chaos`), services on :9210-9214. The short
 form (`just chaos-short`, part of `just test`) runs the same phases with shorter load
-(60 grades/s, debug binaries) and fails on any broken invariant.
+(60 grades/s, debug binaries) and fails on any broken invariant, except the 1 s bound on a 503
+while MySQL is down: a latency, so only a warning there (CI shares a noisy machine).
 """
     with open(args.write, "w") as out:
         out.write(header + report + footer)
