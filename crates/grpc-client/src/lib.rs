@@ -9,12 +9,18 @@ use std::time::Duration;
 use futures::FutureExt;
 use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
-use grades_kit::{health_router, within_a_second, HttpArgs, HttpMetrics, HttpServer, MetricsRegistry, ReadyReport, Refreshed, Shutdown};
+use grades_kit::{
+    health_router, require_token, within_a_second, HttpArgs, HttpMetrics, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry,
+    ReadyReport, Refreshed, Shutdown,
+};
 use grades_live::latency::LatencyRecorder;
 use grades_live::{LiveStore, RedisArgs};
 use grades_proto::error_from_status;
 use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
 use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -41,6 +47,9 @@ pub struct Config {
     /// (point it at a headless Kubernetes Service so new grpc-server replicas get traffic).
     #[arg(long, env = "GRPC_BALANCE_DNS", default_value_t = false, action = clap::ArgAction::Set)]
     pub grpc_balance_dns: bool,
+    /// The optional token POST /grades requires; also sent to grpc-server with every call.
+    #[command(flatten)]
+    pub auth: IngestAuthArgs,
     /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
@@ -51,15 +60,17 @@ const GRADE_SERVICE: &str = "grades.v1.GradeIngestion";
 /// Forwards to grpc-server. The channel is created once and cloned per call (HTTP/2 multiplexing,
 /// reconnects on its own): never a connection per request.
 pub struct GrpcSink {
-    client: GradeIngestionClient<Channel>,
+    client: GradeIngestionClient<InterceptedService<Channel, SendToken>>,
     health: HealthClient<Channel>,
     catalog: Refreshed<Catalog>,
 }
 
 impl GrpcSink {
     /// A sink for the grpc-server at `url`, connecting lazily; `timeout` bounds each call.
-    /// With `balance_dns`, calls are spread over every address the host resolves to.
-    pub fn new(url: &str, timeout: Duration, balance_dns: bool) -> Result<Self, String> {
+    /// With `balance_dns`, calls are spread over every address the host resolves to. With a
+    /// `token`, every GradeIngestion call carries it as `authorization: Bearer <token>`.
+    pub fn new(url: &str, timeout: Duration, balance_dns: bool, token: Option<&IngestToken>) -> Result<Self, String> {
+        let send_token = SendToken::new(token)?;
         let endpoint = move |url: &str| {
             Endpoint::from_shared(url.to_owned()).map(|e| {
                 e.connect_timeout(Duration::from_secs(2))
@@ -82,7 +93,7 @@ impl GrpcSink {
             template.connect_lazy()
         };
         Ok(Self {
-            client: GradeIngestionClient::new(channel.clone()),
+            client: GradeIngestionClient::with_interceptor(channel.clone(), send_token),
             health: HealthClient::new(channel),
             catalog: Refreshed::new(CATALOG_TTL),
         })
@@ -96,6 +107,29 @@ impl GrpcSink {
             ServingStatus::Serving => Ok(()),
             other => Err(format!("grpc-server reports {other:?}")),
         }
+    }
+}
+
+/// Adds grpc-client's own `INGEST_TOKEN` to every GradeIngestion call (grpc-server checks it).
+#[derive(Clone)]
+pub struct SendToken(Option<AsciiMetadataValue>);
+
+impl SendToken {
+    fn new(token: Option<&IngestToken>) -> Result<Self, String> {
+        let value = token
+            .map(|token| format!("Bearer {}", token.secret()).parse::<AsciiMetadataValue>())
+            .transpose()
+            .map_err(|_| "INGEST_TOKEN cannot be sent as gRPC metadata; use letters, digits and -._~+/".to_owned())?;
+        Ok(Self(value))
+    }
+}
+
+impl Interceptor for SendToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
     }
 }
 
@@ -194,10 +228,11 @@ pub struct Application {
 impl Application {
     /// Sets up the gRPC channel (connected lazily) and Redis, and binds the port.
     pub async fn build(config: Config) -> Result<Self, String> {
+        let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
         let http_metrics = HttpMetrics::register(&mut registry);
-        let sink =
-            Arc::new(GrpcSink::new(&config.grpc_server_url, Duration::from_millis(config.grpc_timeout_ms), config.grpc_balance_dns)?);
+        let timeout = Duration::from_millis(config.grpc_timeout_ms);
+        let sink = Arc::new(GrpcSink::new(&config.grpc_server_url, timeout, config.grpc_balance_dns, token.as_ref())?);
         let live = config.redis.store()?;
         let latency = LatencyRecorder::default();
 
@@ -212,7 +247,9 @@ impl Application {
             }
             .boxed()
         });
-        let router = grades_router(sink, http_metrics, latency.clone()).merge(health_router(readiness, registry.freeze()));
+        // Only POST /grades needs the token: probes and Prometheus keep reaching /healthz, /readyz, /metrics.
+        let grades = require_token(grades_router(sink, http_metrics, latency.clone()), token);
+        let router = grades.merge(health_router(readiness, registry.freeze()));
         let http = HttpServer::bind(&config.http, config.port).await?;
         Ok(Self { http, router, live, latency })
     }

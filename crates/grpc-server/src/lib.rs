@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use grades_domain::{GradeParts, IdempotencyKey, IngestError, Route};
 use grades_ingest::runtime::MysqlProbe;
 use grades_ingest::{IngestService, StorageRuntime, StoringArgs};
-use grades_kit::{health_router, HttpLimits, HttpServer, MetricsRegistry, Shutdown};
+use grades_kit::{health_router, HttpLimits, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry, Shutdown};
 use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
 use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
@@ -26,6 +26,9 @@ pub struct Config {
     /// HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "PORT", default_value_t = 8011)]
     pub port: u16,
+    /// The optional token every GradeIngestion call must carry in its `authorization` metadata.
+    #[command(flatten)]
+    pub auth: IngestAuthArgs,
     /// Storage and HTTP settings every storing service shares.
     #[command(flatten)]
     pub shared: StoringArgs,
@@ -82,6 +85,22 @@ impl GradeIngestion for GrpcIngestion {
     }
 }
 
+/// Refuses a GradeIngestion call without the configured token in its `authorization` metadata
+/// (`Bearer <token>`) with UNAUTHENTICATED; without a token configured, lets every call through.
+/// The gRPC health service stays open, like `/healthz`.
+#[derive(Clone)]
+pub struct CheckToken(Option<IngestToken>);
+
+impl tonic::service::Interceptor for CheckToken {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let Some(token) = &self.0 else { return Ok(request) };
+        match token.check(request.metadata().get("authorization").map(|value| value.as_bytes())) {
+            Ok(()) => Ok(request),
+            Err(failure) => Err(Status::unauthenticated(failure.message())),
+        }
+    }
+}
+
 /// Accepted gRPC connections with Nagle's algorithm off. `serve_with_incoming` takes the sockets
 /// as they are (tonic's own `tcp_nodelay` only applies to listeners it binds), and a small
 /// response held back until the client's delayed ACK costs ~40 ms: it showed as a 40 ms p99.
@@ -133,12 +152,14 @@ pub struct Application {
     http_router: axum::Router,
     storage: StorageRuntime,
     service: IngestService,
+    token: Option<IngestToken>,
     limits: HttpLimits,
 }
 
 impl Application {
     /// Starts the storage runtime (migrating if configured) and binds both ports.
     pub async fn build(config: Config) -> Result<Self, String> {
+        let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
         let storage_metrics = StorageMetrics::new();
         storage_metrics.register(registry.registry_mut());
@@ -149,12 +170,12 @@ impl Application {
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
         let grpc_addr = grpc_listener.local_addr().map_err(|e| format!("cannot read the address bound for {grpc_address}: {e}"))?;
         let http = HttpServer::bind(&config.shared.http, config.port).await?;
-        Ok(Self { grpc_listener, grpc_addr, http, http_router, storage, service, limits: config.shared.http.limits() })
+        Ok(Self { grpc_listener, grpc_addr, http, http_router, storage, service, token, limits: config.shared.http.limits() })
     }
 
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { grpc_listener, grpc_addr, http, http_router, storage, service, limits } = self;
+        let Self { grpc_listener, grpc_addr, http, http_router, storage, service, token, limits } = self;
         tracing::info!(grpc = %grpc_addr, "grpc-server listening for gRPC");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         // The first status is set before serving, so no caller ever sees the service unknown.
@@ -168,7 +189,7 @@ impl Application {
             .max_concurrent_streams(Some(1024))
             .timeout(limits.header_read_timeout + limits.body_timeout)
             .add_service(health_service)
-            .add_service(GradeIngestionServer::new(GrpcIngestion { service }))
+            .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion { service }, CheckToken(token)))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
         let http = http.serve("grpc-server", http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);

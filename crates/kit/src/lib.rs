@@ -1,5 +1,6 @@
 //! Plumbing shared by every grades process, so each binary is a thin `main` over its library.
 
+pub mod auth;
 pub mod cache;
 pub mod health;
 pub mod metrics;
@@ -8,6 +9,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use auth::{require_token, IngestAuthArgs, IngestToken};
 pub use cache::Refreshed;
 pub use health::{health_router, within_a_second, ReadinessCheck, ReadyReport};
 pub use metrics::{HttpMetrics, MetricsRegistry};

@@ -49,6 +49,11 @@ pub fn error_from_status(status: &Status) -> IngestError {
         Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled | Code::Unknown => {
             IngestError::Unavailable(format!("grpc-server: {}", status.message()))
         }
+        // A deployment mistake, not the client's: grpc-client's INGEST_TOKEN is not grpc-server's.
+        Code::Unauthenticated => IngestError::Internal(format!(
+            "grpc-server refused grpc-client's token ({}); give both the same INGEST_TOKEN",
+            status.message()
+        )),
         _ => IngestError::Internal(format!("grpc-server answered {:?}: {}", status.code(), status.message())),
     }
 }

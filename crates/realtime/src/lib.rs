@@ -5,6 +5,7 @@
 pub mod api;
 pub mod catalog;
 pub mod compare;
+pub mod cors;
 pub mod error;
 pub mod live;
 pub mod metrics;
@@ -17,14 +18,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::Method;
 use futures::FutureExt;
 use grades_kit::{health_router, within_a_second, HttpArgs, HttpServer, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
 use grades_live::{LiveStore, RedisArgs};
 use grades_storage::mysql::{self, MysqlArgs};
 use socketioxide::SocketIo;
 use sqlx::MySqlPool;
-use tower_http::cors::{Any, CorsLayer};
 
 pub use catalog::CatalogCache;
 pub use error::ApiError;
@@ -44,6 +43,10 @@ pub struct Config {
     /// Redis: the live state and the events channel.
     #[command(flatten)]
     pub redis: RedisArgs,
+    /// Browser origins allowed to call the API (the dashboard's), comma-separated: exact
+    /// (`https://grades.example.com`) or any port of a host (`http://localhost:*`).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = cors::DEFAULT_ALLOWED_ORIGINS)]
+    pub cors_allowed_origins: String,
     /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
@@ -112,8 +115,8 @@ impl Application {
             .build_layer();
         socket::register(&io);
 
-        // Open CORS: the dashboard is served from another origin. POST is for Socket.IO long-polling.
-        let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers(Any);
+        // The dashboard is served from another origin; only its origin gets CORS answers.
+        let cors = cors::AllowedOrigins::parse(&config.cors_allowed_origins)?.layer();
         let router = api::router(state.clone()).merge(health_router(readiness(&state), registry.freeze())).layer(socket_layer).layer(cors);
 
         let http = HttpServer::bind(&config.http, config.port).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use grades_domain::Route;
 use grades_front::grades_router;
 use grades_ingest::{IngestService, StorageRuntime, StoringArgs};
-use grades_kit::{health_router, HttpMetrics, HttpServer, MetricsRegistry, Shutdown};
+use grades_kit::{health_router, require_token, HttpMetrics, HttpServer, IngestAuthArgs, MetricsRegistry, Shutdown};
 use grades_live::latency::LatencyRecorder;
 use grades_storage::StorageMetrics;
 
@@ -17,6 +17,9 @@ pub struct Config {
     /// HTTP port for POST /grades, /healthz, /readyz and /metrics.
     #[arg(long, env = "PORT", default_value_t = 8002)]
     pub port: u16,
+    /// The optional token POST /grades requires.
+    #[command(flatten)]
+    pub auth: IngestAuthArgs,
     /// Storage and HTTP settings every storing service shares.
     #[command(flatten)]
     pub shared: StoringArgs,
@@ -42,6 +45,7 @@ pub struct Application {
 impl Application {
     /// Starts the storage runtime (migrating if configured) and binds the port.
     pub async fn build(config: Config) -> Result<Self, String> {
+        let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
         let http_metrics = HttpMetrics::register(&mut registry);
         let storage_metrics = StorageMetrics::new();
@@ -49,7 +53,9 @@ impl Application {
         let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
         let service = Arc::new(IngestService::new(Route::Rest, storage.pool.clone(), storage.writer.clone()));
         let latency = LatencyRecorder::default();
-        let router = grades_router(service, http_metrics, latency.clone()).merge(health_router(storage.readiness(), registry.freeze()));
+        // Only POST /grades needs the token: probes and Prometheus keep reaching /healthz, /readyz, /metrics.
+        let grades = require_token(grades_router(service, http_metrics, latency.clone()), token);
+        let router = grades.merge(health_router(storage.readiness(), registry.freeze()));
         let http = HttpServer::bind(&config.shared.http, config.port).await?;
         Ok(Self { http, router, storage, latency })
     }

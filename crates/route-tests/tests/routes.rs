@@ -516,3 +516,290 @@ async fn summaries_and_live_state_equal_the_grades_after_concurrent_load_with_re
     }
     routes.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Security (docs/security.md): the optional INGEST_TOKEN on both routes and on grpc-server's
+// gRPC metadata, and the separate MySQL users (scripts/sql/users.sql). Self-contained: the
+// services are started here with the flags under test.
+// ---------------------------------------------------------------------------------------------
+
+const SECURITY_TOKEN: &str = "h4-ingest-token_0123456789abcdef";
+
+/// One route's services started with extra flags; `stop` ends them.
+struct SecuredRoute {
+    base_url: String,
+    grpc_url: Option<String>,
+    shutdown: grades_kit::Shutdown,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl SecuredRoute {
+    /// `route` against `mysql_url` (migrated beforehand: the services do not migrate) and
+    /// `redis`, every service given `--ingest-token token` when there is one.
+    async fn start(route: Route, mysql_url: &str, redis: &grades_testkit::TestRedis, token: Option<&str>) -> Self {
+        let mut common = vec!["--port", "0", "--bind-address", "127.0.0.1", "--redis-url", redis.url(), "--redis-prefix", redis.prefix()];
+        if let Some(token) = token {
+            common.extend(["--ingest-token", token]);
+        }
+        let storing = [common.clone(), vec!["--mysql-url", mysql_url, "--mysql-max-connections", "3", "--migrate", "false"]].concat();
+        let shutdown = grades_kit::Shutdown::new();
+        let mut tasks = Vec::new();
+        let (base_url, grpc_url) = match route {
+            Route::Rest => {
+                let app = rest_api::Application::build(grades_testkit::flags(&storing)).await.expect("build rest-api");
+                let url = format!("http://{}", app.local_addr());
+                tasks.push(tokio::spawn(app.run(shutdown.clone())));
+                (url, None)
+            }
+            Route::Grpc => {
+                let server_flags = [storing, vec!["--grpc-port", "0"]].concat();
+                let server = grpc_server::Application::build(grades_testkit::flags(&server_flags)).await.expect("build grpc-server");
+                let grpc_url = format!("http://{}", server.grpc_addr());
+                tasks.push(tokio::spawn(server.run(shutdown.clone())));
+                let client_flags = [common, vec!["--grpc-server-url", &grpc_url]].concat();
+                let client = grpc_client::Application::build(grades_testkit::flags(&client_flags)).await.expect("build grpc-client");
+                let url = format!("http://{}", client.local_addr());
+                tasks.push(tokio::spawn(client.run(shutdown.clone())));
+                (url, Some(grpc_url))
+            }
+        };
+        Self { base_url, grpc_url, shutdown, tasks }
+    }
+
+    async fn post(&self, http: &reqwest::Client, authorization: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut request = http.post(format!("{}/grades", self.base_url)).json(body);
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        request.send().await.expect("POST /grades")
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        for task in self.tasks {
+            tokio::time::timeout(Duration::from_secs(20), task).await.expect("stops within 20 s").unwrap().unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_an_ingest_token_only_its_bearer_gets_in_on_both_routes() {
+    let http = reqwest::Client::new();
+    for route in Route::ALL {
+        let db = grades_testkit::TestDatabase::create().await;
+        let redis = grades_testkit::TestRedis::new().await;
+        let app = SecuredRoute::start(route, &db.url(), &redis, Some(SECURITY_TOKEN)).await;
+        let refused = [
+            (None, "no header"),
+            (Some("Bearer not-the-token"), "wrong token"),
+            (Some("Bearer h4-ingest-token_0123456789abcde"), "a prefix of the token"),
+            (Some(&*format!("Basic {SECURITY_TOKEN}")), "wrong scheme"),
+            (Some(SECURITY_TOKEN), "no scheme"),
+        ];
+        for (authorization, case) in refused {
+            let response = app.post(&http, authorization, &grade(201900123, "SO1", 90)).await;
+            assert_problem(&response, 401);
+            assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"), "route {route}, {case}");
+            let problem = body(response).await;
+            assert_eq!(problem["status"], 401, "route {route}, {case}");
+            assert!(problem["detail"].as_str().unwrap().contains("Bearer"), "route {route}, {case}: {problem}");
+        }
+        // Checked before the body: an invalid grade without the token is a 401 too, not a 422.
+        assert_problem(&app.post(&http, None, &json!({"nota": 500})).await, 401);
+        assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 0, "route {route}: a refused request stores nothing");
+
+        let bearer = format!("Bearer {SECURITY_TOKEN}");
+        let response = app.post(&http, Some(&bearer), &grade(201900123, "SO1", 90)).await;
+        assert_created(&response, route);
+        assert_eq!(body(response).await["route"], route.as_str());
+        assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 1, "route {route}");
+        // Probes and Prometheus need no token.
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let status = http.get(format!("{}{path}", app.base_url)).send().await.unwrap().status();
+            assert_eq!(status.as_u16(), 200, "route {route} {path}");
+        }
+
+        if let Some(grpc_url) = &app.grpc_url {
+            use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
+            use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
+            let channel = tonic::transport::Endpoint::from_shared(grpc_url.clone()).unwrap().connect().await.unwrap();
+            let submit = |authorization: Option<&str>| {
+                let mut request = tonic::Request::new(SubmitGradeRequest {
+                    grade: Some(Grade {
+                        carnet: 7,
+                        nombre: "Alumno 7".into(),
+                        curso: "SO1".into(),
+                        nota: 80,
+                        semestre: "2S".into(),
+                        year: 2023,
+                    }),
+                    idempotency_key: String::new(),
+                });
+                if let Some(authorization) = authorization {
+                    request.metadata_mut().insert("authorization", authorization.parse().unwrap());
+                }
+                request
+            };
+            let mut client = GradeIngestionClient::new(channel.clone());
+            for authorization in [None, Some("Bearer wrong"), Some("Basic abc")] {
+                let status = client.submit_grade(submit(authorization)).await.unwrap_err();
+                assert_eq!(status.code(), tonic::Code::Unauthenticated, "gRPC with {authorization:?}: {status:?}");
+            }
+            let status = client.list_courses(ListCoursesRequest {}).await.unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "ListCourses without metadata");
+            assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 1, "refused gRPC calls store nothing");
+            let stored = client.submit_grade(submit(Some(&bearer))).await.expect("the token's call is served");
+            assert!(stored.into_inner().id > 0);
+            // The standard health service stays open (probes carry no token).
+            let health = tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .await;
+            assert!(health.is_ok(), "{health:?}");
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_grpc_client_whose_token_grpc_server_refuses_answers_500_naming_the_setting() {
+    let db = grades_testkit::TestDatabase::create().await;
+    let redis = grades_testkit::TestRedis::new().await;
+    let server = SecuredRoute::start(Route::Grpc, &db.url(), &redis, Some(SECURITY_TOKEN)).await;
+    let client_flags = [
+        "--port",
+        "0",
+        "--bind-address",
+        "127.0.0.1",
+        "--redis-url",
+        redis.url(),
+        "--redis-prefix",
+        redis.prefix(),
+        "--grpc-server-url",
+        server.grpc_url.as_deref().unwrap(),
+        "--ingest-token",
+        "another-token",
+    ];
+    let client = grpc_client::Application::build(grades_testkit::flags(&client_flags)).await.unwrap();
+    let url = format!("http://{}", client.local_addr());
+    let shutdown = grades_kit::Shutdown::new();
+    let task = tokio::spawn(client.run(shutdown.clone()));
+    let response = reqwest::Client::new()
+        .post(format!("{url}/grades"))
+        .header("authorization", "Bearer another-token")
+        .json(&grade(1, "SO1", 80))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&response, 500);
+    assert!(body(response).await["detail"].as_str().unwrap().contains("INGEST_TOKEN"));
+    assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 0);
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_ingest_token_no_header_is_needed_and_any_is_ignored() {
+    let http = reqwest::Client::new();
+    for route in Route::ALL {
+        let db = grades_testkit::TestDatabase::create().await;
+        let redis = grades_testkit::TestRedis::new().await;
+        let app = SecuredRoute::start(route, &db.url(), &redis, None).await;
+        assert_created(&app.post(&http, None, &grade(1, "SO1", 80)).await, route);
+        assert_created(&app.post(&http, Some("Bearer anything"), &grade(2, "SO1", 80)).await, route);
+        assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 2, "route {route}");
+        app.stop().await;
+    }
+    // An empty INGEST_TOKEN (as compose passes an unset one) means none.
+    let db = grades_testkit::TestDatabase::create().await;
+    let redis = grades_testkit::TestRedis::new().await;
+    let app = SecuredRoute::start(Route::Rest, &db.url(), &redis, Some("")).await;
+    assert_created(&app.post(&http, None, &grade(3, "SO1", 80)).await, Route::Rest);
+    app.stop().await;
+}
+
+/// The URL of `user` on the test's MySQL server and database.
+fn mysql_url_as(db: &grades_testkit::TestDatabase, user: &str, password: &str) -> String {
+    let server = db.server_url();
+    let (scheme, rest) = server.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}/{}", db.name())
+}
+
+/// The MySQL error number of a failed statement.
+fn mysql_error_number(error: &sqlx::Error) -> Option<u16> {
+    match error {
+        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn each_service_gets_a_mysql_user_with_only_the_privileges_it_needs() {
+    use sqlx::{Connection, Executor};
+    // A database without the schema: the migrator user must be able to create it.
+    let db = grades_testkit::TestDatabase::create_at_migration(0).await;
+    let suffix = db.name().rsplit('_').next().unwrap().to_owned();
+    let (migrator, app_user, reader) = (format!("h4m_{suffix}"), format!("h4a_{suffix}"), format!("h4r_{suffix}"));
+    let setup = format!(
+        "SET @grades_database = '{}', @migrator_user = '{migrator}', @migrator_password = 'pw-m-{suffix}', \
+         @app_user = '{app_user}', @app_password = 'pw-a-{suffix}', @reader_user = '{reader}', @reader_password = 'pw-r-{suffix}';\n{}",
+        db.name(),
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sql/users.sql")).unwrap()
+    );
+    let mut admin = db.pool().acquire().await.unwrap();
+    sqlx::raw_sql(&setup).execute(&mut *admin).await.expect("scripts/sql/users.sql");
+    // Twice: re-running it is harmless.
+    sqlx::raw_sql(&setup).execute(&mut *admin).await.expect("scripts/sql/users.sql again");
+    drop(admin);
+    let migrator_url = mysql_url_as(&db, &migrator, &format!("pw-m-{suffix}"));
+    let app_url = mysql_url_as(&db, &app_user, &format!("pw-a-{suffix}"));
+    let reader_url = mysql_url_as(&db, &reader, &format!("pw-r-{suffix}"));
+
+    // The app user cannot migrate; the migrator can (`rest-api migrate` with its URL).
+    let migrate_as = |url: &str| grades_testkit::flags::<grades_ingest::config::StorageArgs>(&["--mysql-url", url]);
+    let refused = grades_ingest::runtime::StorageCommand::Migrate.run(&migrate_as(&app_url)).await.unwrap_err();
+    assert!(refused.contains("denied"), "{refused}");
+    grades_ingest::runtime::StorageCommand::Migrate.run(&migrate_as(&migrator_url)).await.expect("the migrator migrates");
+
+    // The app user: rows yes, schema no.
+    let mut app = sqlx::MySqlConnection::connect(&app_url).await.unwrap();
+    for ddl in ["CREATE TABLE h4_probe (id INT)", "DROP TABLE grades", "ALTER TABLE grades ADD COLUMN h4 INT", "TRUNCATE TABLE grades"] {
+        let error = app.execute(ddl).await.expect_err(ddl);
+        assert!(matches!(mysql_error_number(&error), Some(1142 | 1044)), "{ddl}: {error}");
+    }
+    let error = app.execute("DELETE FROM courses").await.expect_err("DELETE");
+    assert_eq!(mysql_error_number(&error), Some(1142), "{error}");
+    app.close().await.unwrap();
+
+    // The reader: SELECT only.
+    let mut read_only = sqlx::MySqlConnection::connect(&reader_url).await.unwrap();
+    assert!(read_only.execute("SELECT COUNT(*) FROM grades").await.is_ok());
+    for write in [
+        "INSERT INTO courses (code, name) VALUES ('H4', 'h4')",
+        "UPDATE courses SET name = 'x'",
+        "DELETE FROM grades",
+        "CREATE TEMPORARY TABLE h4_scratch (id INT)",
+        "CREATE TABLE h4_probe (id INT)",
+        "DROP TABLE grades",
+    ] {
+        let error = read_only.execute(write).await.expect_err(write);
+        assert!(matches!(mysql_error_number(&error), Some(1142 | 1044)), "{write}: {error}");
+    }
+    read_only.close().await.unwrap();
+
+    // Both routes run as the app user (writer, projector with its scratch table, live sync).
+    let redis = grades_testkit::TestRedis::new().await;
+    let http = reqwest::Client::new();
+    let rest = SecuredRoute::start(Route::Rest, &app_url, &redis, None).await;
+    let grpc = SecuredRoute::start(Route::Grpc, &app_url, &redis, None).await;
+    assert_created(&rest.post(&http, None, &grade(201900123, "SO1", 90)).await, Route::Rest);
+    assert_created(&grpc.post(&http, None, &grade(201900124, "SO1", 50)).await, Route::Grpc);
+    route_tests::wait_folded(&db).await;
+    assert_eq!(db.count("SELECT CAST(SUM(grades) AS SIGNED) FROM route_stats").await, 2, "both grades folded by the app user");
+    assert_eq!(db.count("SELECT CAST(students AS SIGNED) FROM course_term_stats WHERE curso = 'SO1' AND year = 2023").await, 2);
+    rest.stop().await;
+    grpc.stop().await;
+
+    db.pool().execute(format!("DROP USER '{migrator}'@'%', '{app_user}'@'%', '{reader}'@'%'").as_str()).await.unwrap();
+}

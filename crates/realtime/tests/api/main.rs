@@ -8,6 +8,7 @@
 // Test helpers may panic: a failed setup step fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cors;
 mod helpers;
 mod http;
 mod socket;

@@ -1,0 +1,53 @@
+-- grades: one MySQL user per kind of access (docs/security.md), created by an administrator.
+--
+--   migrator  every privilege on the grades database: the migrations' DDL (`rest-api migrate`)
+--   app       rest-api and grpc-server: read, insert and update rows, and the projector's
+--             per-connection scratch table (CREATE TEMPORARY TABLES); no DDL, no DELETE
+--   reader    realtime: SELECT only
+--
+-- Settings are session variables, all optional (defaults below); scripts/db-users.sh sets them
+-- from the environment. By hand:
+--   mariadb -uroot -e "SET @grades_database = 'grades', @app_password = '...'; SOURCE scripts/sql/users.sql;"
+-- Re-running is harmless: it creates what is missing, resets the passwords and adds the grants
+-- (it never removes a grant). The default passwords are for a local database only.
+-- Cloud SQL uses IAM database authentication instead of passwords: see docs/security.md.
+-- Plain SQL for MySQL 8 and MariaDB 10.11+ (names and passwords are quoted, never spliced raw).
+
+SET @grades_database   = COALESCE(@grades_database, 'grades');
+SET @grades_user_host  = COALESCE(@grades_user_host, '%');
+SET @migrator_user     = COALESCE(@migrator_user, 'grades_migrator');
+SET @migrator_password = COALESCE(@migrator_password, 'grades-migrator-dev-only');
+SET @app_user          = COALESCE(@app_user, 'grades_app');
+SET @app_password      = COALESCE(@app_password, 'grades-app-dev-only');
+SET @reader_user       = COALESCE(@reader_user, 'grades_reader');
+SET @reader_password   = COALESCE(@reader_password, 'grades-reader-dev-only');
+
+SET @grades_db = CONCAT('`', REPLACE(@grades_database, '`', '``'), '`');
+SET @migrator  = CONCAT(QUOTE(@migrator_user), '@', QUOTE(@grades_user_host));
+SET @app       = CONCAT(QUOTE(@app_user), '@', QUOTE(@grades_user_host));
+SET @reader    = CONCAT(QUOTE(@reader_user), '@', QUOTE(@grades_user_host));
+
+SET @statement = CONCAT('CREATE DATABASE IF NOT EXISTS ', @grades_db);
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+
+-- CREATE ... IF NOT EXISTS keeps an existing user; ALTER sets the password either way.
+SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @migrator, ' IDENTIFIED BY ', QUOTE(@migrator_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('ALTER USER ', @migrator, ' IDENTIFIED BY ', QUOTE(@migrator_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('GRANT ALL PRIVILEGES ON ', @grades_db, '.* TO ', @migrator);
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+
+SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @app, ' IDENTIFIED BY ', QUOTE(@app_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('ALTER USER ', @app, ' IDENTIFIED BY ', QUOTE(@app_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('GRANT SELECT, INSERT, UPDATE, CREATE TEMPORARY TABLES ON ', @grades_db, '.* TO ', @app);
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+
+SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @reader, ' IDENTIFIED BY ', QUOTE(@reader_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('ALTER USER ', @reader, ' IDENTIFIED BY ', QUOTE(@reader_password));
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+SET @statement = CONCAT('GRANT SELECT ON ', @grades_db, '.* TO ', @reader);
+PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
