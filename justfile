@@ -82,6 +82,11 @@ live:
 scale:
     bash scripts/scale.sh
 
+# Fuzz NewGrade's JSON parsing and grpc-server's request validation (cargo-fuzz, libFuzzer): `just fuzz` runs each target for 60 s, `just fuzz grpc_grade 300` one; installs cargo-fuzz if missing. Not part of CI.
+fuzz target="all" seconds="60":
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    cd fuzz && for t in {{ if target == "all" { "new_grade_json grpc_grade" } else { target } }}; do mkdir -p corpus/$t && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none -O $t corpus/$t seeds/$t -- -max_total_time={{ seconds }} -print_final_stats=1 || exit 1; done
+
 # Fault suite: private MariaDB/Redis, load through both routes with an Idempotency-Key ledger, kills, restarts, SIGTERMs, cold start, slow clients; writes docs/reliability.md. Not part of CI.
 chaos:
     cargo build --release --bins

@@ -104,13 +104,19 @@ impl Application {
             compare: compare::PublishedComparison::new(config.compare_json),
         };
 
-        // A client that stops answering pings is dropped after 25 + 20 s; one packet is at most
-        // 16 KiB (clients send only small subscriptions); Socket.IO connections count against
-        // the HTTP connection limit like any other.
+        // Limits (docs/CONTRACTS.md): a client that stops answering pings is dropped after
+        // 25 + 20 s, one that never joins the namespace after 10 s; one packet is at most 16 KiB
+        // on either transport (`max_payload` only bounds long-polling bodies: a WebSocket message
+        // would otherwise be buffered up to 64 MiB); Socket.IO connections count against the
+        // HTTP connection limit like any other.
+        const MAX_PACKET_BYTES: usize = 16 * 1024;
         let (socket_layer, io) = SocketIo::builder()
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
-            .max_payload(16 * 1024)
+            .connect_timeout(Duration::from_secs(10))
+            .max_payload(MAX_PACKET_BYTES as u64)
+            .ws_max_message_size(MAX_PACKET_BYTES)
+            .ws_max_frame_size(MAX_PACKET_BYTES)
             .with_state(state.clone())
             .build_layer();
         socket::register(&io);

@@ -210,14 +210,10 @@ pub struct SocketClient {
 }
 
 impl SocketClient {
+    /// A client connected to the default namespace.
     pub async fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("TCP connect to realtime");
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("WebSocket handshake on /socket.io");
-        let mut client = Self { ws };
+        let mut client = Self::open(addr).await;
         let deadline = Instant::now() + Duration::from_secs(10);
-        let open = client.next_packet(deadline).await.expect("Engine.IO open packet");
-        assert!(open.starts_with("0{"), "expected an Engine.IO open packet, got {open:?}");
         client.send("40").await;
         loop {
             let packet = client.next_packet(deadline).await.expect("Socket.IO connect answer");
@@ -228,8 +224,24 @@ impl SocketClient {
         }
     }
 
+    /// An Engine.IO session over WebSocket that has not joined any namespace yet.
+    pub async fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("TCP connect to realtime");
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("WebSocket handshake on /socket.io");
+        let mut client = Self { ws };
+        let open = client.next_packet(Instant::now() + Duration::from_secs(10)).await.expect("Engine.IO open packet");
+        assert!(open.starts_with("0{"), "expected an Engine.IO open packet, got {open:?}");
+        client
+    }
+
     pub async fn send(&mut self, packet: &str) {
         self.ws.send(Message::text(packet)).await.expect("send on the WebSocket");
+    }
+
+    /// Sends any WebSocket message; false when the server has already closed the connection.
+    pub async fn send_message(&mut self, message: Message) -> bool {
+        self.ws.send(message).await.is_ok()
     }
 
     pub async fn emit(&mut self, event: &str, data: Value) {

@@ -294,3 +294,121 @@ async fn all_grades_subscribers_get_every_grade_of_a_burst() {
     assert!(after.iter().all(|(name, _)| name != "all_grades"), "all_grades after unsubscribing: {after:?}");
     env.stop().await;
 }
+
+/// A flood of Socket.IO connections and malformed packets neither takes realtime down nor keeps a
+/// well-behaved client from its pushes; the limits it meets are in docs/CONTRACTS.md (Socket.IO).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_connections_and_malformed_packets_does_not_starve_a_good_client() {
+    use futures::{stream, StreamExt};
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    use crate::helpers::SocketClient;
+
+    let env = Env::seeded().await;
+    let mut good = env.connect().await;
+    good.expect("initial total", is_total(SEED_TOTAL)).await;
+
+    // 300 clients that join the namespace and then never read what they are sent.
+    const IDLE: usize = 300;
+    let idle: Vec<SocketClient> = stream::iter(0..IDLE).map(|_| SocketClient::connect(env.addr)).buffer_unordered(50).collect().await;
+    assert_eq!(env.metric("realtime_socket_clients").await, (IDLE + 1) as f64, "every idle client joined");
+
+    // Unfinished handshakes: a TCP connection with half an HTTP request, an Engine.IO session
+    // that never joins a namespace, a long-polling handshake never followed up.
+    let mut half_requests = Vec::new();
+    for _ in 0..50 {
+        let mut tcp = TcpStream::connect(env.addr).await.expect("TCP connect");
+        tcp.write_all(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: realtime\r\n").await.unwrap();
+        half_requests.push(tcp);
+    }
+    let mut never_joined: Vec<SocketClient> =
+        stream::iter(0..50).map(|_| SocketClient::open(env.addr)).buffer_unordered(25).collect().await;
+    for _ in 0..50 {
+        let open = env.http.get(format!("{}/socket.io/?EIO=4&transport=polling", env.url)).send().await.unwrap();
+        assert_eq!(open.status(), 200);
+    }
+
+    // Malformed Engine.IO / Socket.IO packets, each on a connection of its own.
+    let garbage = [
+        "",
+        "hello",
+        "9",
+        "1",
+        "5",
+        "6",
+        "4",
+        "42",
+        "42[",
+        "42{}",
+        "42[1,2]",
+        "42[null]",
+        "421[\"subscribe_students\",{}]",
+        "42[\"subscribe_students\",{\"curso\":",
+        "42[\"subscribe_students\"]",
+        "42[\"subscribe_students\",{\"curso\":[[[[[[]]]]]]}]",
+        "43",
+        "44",
+        "451-[\"subscribe_students\",{\"_placeholder\":true,\"num\":0}]",
+        "40/nope,{}",
+        "41",
+        "2probe",
+    ];
+    let mut malformed = Vec::new();
+    for packet in garbage {
+        let mut client = SocketClient::connect(env.addr).await;
+        client.send_message(Message::text(packet)).await;
+        malformed.push(client);
+    }
+    // A namespace that does not exist is refused, and the client's session goes on.
+    let mut wrong_namespace = SocketClient::open(env.addr).await;
+    wrong_namespace.send("40/admin,").await;
+    let refusal = wrong_namespace.next_packet(Instant::now() + Duration::from_secs(10)).await;
+    assert!(refusal.as_deref().is_some_and(|p| p.starts_with("44/admin,")), "unknown namespace: {refusal:?}");
+    // Binary garbage, and messages over the 16 KiB packet limit on both transports: the
+    // WebSocket is closed, the long-polling body refused.
+    let mut binary = SocketClient::connect(env.addr).await;
+    binary.send_message(Message::binary(vec![0xff_u8; 4096])).await;
+    let mut huge = SocketClient::connect(env.addr).await;
+    huge.send_message(Message::text(format!("42[\"subscribe_students\",\"{}\"]", "x".repeat(1 << 20)))).await;
+    assert!(huge.closed_within(Duration::from_secs(10)).await, "a 1 MiB WebSocket message did not close its connection");
+    let polling = format!("{}/socket.io/?EIO=4&transport=polling", env.url);
+    let open = env.http.get(&polling).send().await.unwrap().text().await.unwrap();
+    let sid = serde_json::from_str::<Value>(open.strip_prefix('0').expect("open packet")).unwrap()["sid"].as_str().unwrap().to_owned();
+    let session = format!("{polling}&sid={sid}");
+    let too_big = env.http.post(&session).body("4".repeat(1 << 20)).send().await.map(|r| r.status().as_u16());
+    assert!(!matches!(too_big, Ok(200)), "a 1 MiB long-polling body was taken: {too_big:?}");
+    for body in ["\u{1e}\u{1e}", "40\u{1e}42[", "zzz", "b"] {
+        let _ = env.http.post(format!("{polling}&sid=not-a-session")).body(body).send().await;
+    }
+    for query in ["EIO=3&transport=polling", "EIO=4&transport=carrier-pigeon", "EIO=4&transport=polling&sid=%00%ff"] {
+        let status = env.http.get(format!("{}/socket.io/?{query}", env.url)).send().await.unwrap().status();
+        assert!(status.is_client_error(), "{query}: {status}");
+    }
+
+    // Under all that, the well-behaved client gets every update, and realtime stays ready and
+    // keeps serving HTTP.
+    for i in 0..6_u64 {
+        let route = if i % 2 == 0 { Route::Rest } else { Route::Grpc };
+        env.post(route, 700 + i, "SO1", 80, "2S", 2023).await;
+        good.expect("the total after a grade stored during the flood", is_total(SEED_TOTAL + i + 1)).await;
+    }
+    assert_eq!(env.ready().await.0, 200, "realtime not ready during the flood: {:?}", env.ready().await);
+    assert_eq!(env.json("/api/live").await["total"], SEED_TOTAL + 6);
+
+    // A session that never joins a namespace is closed by the server (connect timeout).
+    assert!(never_joined[0].closed_within(Duration::from_secs(20)).await, "a session that never joined a namespace was kept");
+
+    // When the flood leaves, its clients are forgotten and newcomers are served as before.
+    drop((idle, half_requests, malformed, binary, huge, wrong_namespace));
+    never_joined.clear();
+    let settled =
+        eventually(Duration::from_secs(20), || async { (env.metric("realtime_socket_clients").await == 1.0).then_some(()) }).await;
+    assert!(settled.is_some(), "socket clients after the flood: {}", env.metric("realtime_socket_clients").await);
+    let mut newcomer = env.connect().await;
+    newcomer.expect("a newcomer's initial total", is_total(SEED_TOTAL + 6)).await;
+    env.post(Route::Rest, 799, "BD1", 70, "2S", 2023).await;
+    good.expect("the total after the flood", is_total(SEED_TOTAL + 7)).await;
+    newcomer.expect("the newcomer's first update", is_total(SEED_TOTAL + 7)).await;
+    env.stop().await;
+}
