@@ -38,10 +38,10 @@ screenshot:
 dev:
     MYSQL_URL={{ mysql_url }} REDIS_URL={{ redis_url }} bash scripts/dev.sh
 
-# Post one grade to a route: `just post rest` or `just post grpc`.
+# Post one grade to a route: `just post rest` or `just post grpc` (with INGEST_TOKEN set, it sends the token).
 post route="rest" carnet="201900123" curso="SO1" nota="90":
     curl -sS -i -X POST http://127.0.0.1:{{ if route == "grpc" { "8001" } else { "8002" } }}/grades \
-        -H 'content-type: application/json' \
+        -H 'content-type: application/json' ${INGEST_TOKEN:+-H "Authorization: Bearer $INGEST_TOKEN"} \
         -d '{"carnet": {{ carnet }}, "nombre": "Alumno {{ carnet }}", "curso": "{{ curso }}", "nota": {{ nota }}, "semestre": "2S", "year": 2023}'
 
 # Rebuild the Redis live state from MySQL's summary tables now (the services also do it on their own within seconds).
@@ -61,10 +61,18 @@ wire-types:
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate
 
-# Format (rustfmt.toml) and clippy with warnings as errors: part of `just test`.
-lint:
+# Dependency policy (just deny), format (rustfmt.toml) and clippy with warnings as errors: part of `just test`.
+lint: deny
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Dependency policy (deny.toml): licenses, banned crates, crates.io only. Offline; part of `just lint`.
+deny:
+    cargo deny --log-level error check licenses bans sources
+
+# Known vulnerabilities (RustSec advisory database, fetched from GitHub: needs network). Not part of CI here (docs/security.md).
+deny-advisories:
+    cargo deny check advisories
 
 # The database's batched-insert rate and each route against it (wrk, 8/64/256 connections): BENCHMARKS.md. Not part of CI.
 bench:

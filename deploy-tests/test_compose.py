@@ -89,7 +89,7 @@ def test_startup_order(services):
 
 def test_healthchecks(services):
     for name, svc in services.items():
-        if name in ("migrate", "loadgen"):
+        if name in ("migrate", "db-users", "loadgen"):
             continue  # one-shot
         assert "healthcheck" in svc, name
     for name, port in GRADES_SERVICES.items():
@@ -158,6 +158,23 @@ def test_loadgen_profile(services):
 
 
 def test_dev_credentials_are_marked(services):
-    for key in ("MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"):
-        value = services["mysql"]["environment"][key]
+    credentials = [("mysql", "MYSQL_ROOT_PASSWORD")] + [
+        ("db-users", f"MYSQL_{user}_PASSWORD") for user in ("ROOT", "MIGRATOR", "APP", "READER")]
+    for service, key in credentials:
+        value = services[service]["environment"][key]
         assert "dev-only" in value, f"{key} default must be marked dev-only"
+
+
+def test_each_service_connects_as_its_own_mysql_user(services):
+    """docs/security.md: migrator (DDL) for migrate, app (rows) for the routes, reader for realtime."""
+    def user(name):
+        return re.match(r"mysql://([^:@]+)", services[name]["environment"]["MYSQL_URL"]).group(1)
+    assert user("migrate") == "grades_migrator"
+    assert user("grpc-server") == user("rest-api") == "grades_app"
+    assert user("realtime") == "grades_reader"
+    assert "MYSQL_USER" not in services["mysql"]["environment"], "no all-privileges application user"
+    users = services["db-users"]
+    assert "./scripts/sql/users.sql:/grades/users.sql:ro" in users["volumes"]
+    assert services["migrate"]["depends_on"]["db-users"]["condition"] == "service_completed_successfully"
+    for name in ("grpc-server", "grpc-client", "rest-api"):
+        assert services[name]["environment"]["INGEST_TOKEN"] == "${INGEST_TOKEN:-}", name

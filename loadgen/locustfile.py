@@ -26,6 +26,9 @@ to its workers):
     --wait-min / LOADGEN_WAIT_MIN, --wait-max / LOADGEN_WAIT_MAX
         think time between a user's requests, seconds (default 0.1..0.5)
 
+The INGEST_TOKEN variable: when the routes require a token (docs/security.md), every request
+carries it as Authorization: Bearer <token>.
+
 Payload knobs (grades_payload.py): LOADGEN_STUDENTS, LOADGEN_STRING_RATIO,
 LOADGEN_IDEMPOTENCY_RATIO, LOADGEN_YEAR_MIN, LOADGEN_YEAR_MAX.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 from time import perf_counter
 
@@ -46,6 +50,7 @@ from grades_payload import PayloadConfig, idempotency_key, random_grade, route_o
 CONFIG = PayloadConfig.from_env()
 ACCEPTED = {200, 201}
 REQUEST_NAME = "POST /grades"
+AUTHORIZATION = f"Bearer {os.environ['INGEST_TOKEN']}" if os.environ.get("INGEST_TOKEN") else None
 
 
 def _non_negative(text: str) -> float:
@@ -97,6 +102,8 @@ class GradeSubmitter(FastHttpUser):
     def post_grade(self) -> None:
         grade = random_grade(self.rng, CONFIG)
         headers = {"Content-Type": "application/json"}
+        if AUTHORIZATION is not None:
+            headers["Authorization"] = AUTHORIZATION
         key = idempotency_key(self.rng, CONFIG)
         if key is not None:
             headers["Idempotency-Key"] = key

@@ -47,8 +47,22 @@ stop() {
 trap stop INT TERM
 trap 'services_stop 5' EXIT
 
+# One MySQL user per kind of access (docs/security.md), created with MYSQL_URL's account when it
+# may (root by default): the migrator migrates, the routes write rows only, realtime only reads.
+if [[ ${DEV_DB_USERS:-true} == true ]] &&
+    mapfile -t db_urls < <(ADMIN_MYSQL_URL=${MYSQL_URL%/*} GRADES_DATABASE=${MYSQL_URL##*/} scripts/db-users.sh 2>/dev/null) &&
+    [[ ${#db_urls[@]} == 3 ]]; then
+    migration_url=${db_urls[0]}
+    MYSQL_URL=${db_urls[1]}
+    export REALTIME_MYSQL_URL=${db_urls[2]}
+    echo "MySQL users: migrations as the migrator, the routes as the app user, realtime as the reader (scripts/sql/users.sql)"
+else
+    migration_url=$MYSQL_URL
+    echo "MySQL users: could not create them with MYSQL_URL's account (scripts/db-users.sh); every service uses MYSQL_URL" >&2
+fi
+
 # rest-api migrates first (creating the database if needed); the others wait for it.
-"$bin/rest-api" migrate
+MYSQL_URL=$migration_url "$bin/rest-api" migrate
 grades_services_start "$bin" -
 if [ -f frontend/package.json ]; then
     (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
