@@ -253,7 +253,12 @@ impl SocketClient {
         loop {
             let message = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()?;
             match message {
-                Message::Text(text) if text.as_str() == "2" => self.send("3").await,
+                // The server may have closed the connection since its ping: that is the close.
+                Message::Text(text) if text.as_str() == "2" => {
+                    if !self.send_message(Message::text("3")).await {
+                        return None;
+                    }
+                }
                 Message::Text(text) => return Some(text.as_str().to_owned()),
                 Message::Close(_) => return None,
                 _ => {}
