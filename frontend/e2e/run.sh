@@ -111,6 +111,8 @@ DB_NAME="${base_name}_$$_${RANDOM}"
 say "creating and migrating database $DB_NAME"
 sql_fresh_database "$DB_NAME" "$BIN_DIR/rest-api" || die "could not create or migrate $DB_NAME at ${MYSQL_URL%/*}"
 export MYSQL_URL="${MYSQL_URL%/*}/$DB_NAME" REDIS_URL REDIS_PREFIX RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=${LOG_FORMAT:-json}
+# realtime serves the published comparison from the repository (the services run from frontend/).
+export COMPARE_JSON=${COMPARE_JSON:-$ROOT/docs/compare.json}
 
 # ------------------------------------------------------------------ services
 grades_services_start "$BIN_DIR" "$LOG_DIR"
