@@ -255,7 +255,8 @@ impl SocketClient {
             match message {
                 // The server may have closed the connection since its ping: that is the close.
                 Message::Text(text) if text.as_str() == "2" => {
-                    if !self.send_message(Message::text("3")).await {
+                    let answered = self.send_message(Message::text("3")).await;
+                    if !answered {
                         return None;
                     }
                 }
