@@ -200,6 +200,8 @@ class Services:
             "HTTP_BODY_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_SECONDS),
             "DRAIN_DEADLINE_SECONDS": str(DRAIN_DEADLINE_SECONDS),
         })
+        # The driver sends no bearer token: a token in the caller's environment would make every grade a 401.
+        base.pop("INGEST_TOKEN", None)
         self.base = base
         self.specs = {
             "rest-api": ("rest-api", {"PORT": str(REST_PORT)}, REST_PORT),
