@@ -117,6 +117,9 @@ pub async fn serve_http(
         .max_concurrent_streams(256);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    // Tells connections still waiting for their first byte that the server is stopping: they hold
+    // no request, so they close at once instead of holding the drain for the header timeout.
+    let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -139,12 +142,17 @@ pub async fn serve_http(
         let _ = stream.set_nodelay(true);
         let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
         let first_byte_timeout = limits.header_read_timeout;
+        let mut stopping_seen = stopping_seen.clone();
         tokio::spawn(async move {
             // hyper picks HTTP/1 or HTTP/2 from the first bytes and waits for them with no timeout
             // (its header timeout starts at the first byte): a client that connects and sends
             // nothing would hold its connection, and a slot of the limit, forever.
             let mut first = [0u8; 1];
-            if !matches!(tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)).await, Ok(Ok(1..))) {
+            let has_request = tokio::select! {
+                peeked = tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)) => matches!(peeked, Ok(Ok(1..))),
+                _ = stopping_seen.wait_for(|stopping| *stopping) => false,
+            };
+            if !has_request {
                 return;
             }
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
@@ -153,6 +161,7 @@ pub async fn serve_http(
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(limits.drain_deadline) => {
