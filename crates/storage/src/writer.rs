@@ -137,7 +137,13 @@ async fn run(
     metrics: StorageMetrics,
     config: WriterConfig,
 ) {
-    let committer = Arc::new(Committer { connections: Connections::new(pool), metrics, committed, max_retries: config.max_retries });
+    let committer = Arc::new(Committer {
+        connections: Connections::new(pool),
+        metrics,
+        committed,
+        max_retries: config.max_retries,
+        mysql_down: watch::Sender::new(false),
+    });
     let depth = Arc::new(Semaphore::new(config.pipeline_depth.max(1)));
     let mut in_flight = JoinSet::new();
     loop {
@@ -204,12 +210,20 @@ struct Committer {
     metrics: StorageMetrics,
     committed: Arc<watch::Sender<u64>>,
     max_retries: u32,
+    /// The last batch found MySQL unreachable. Batches in flight would otherwise each wait out
+    /// the pool's acquire timeout one after another, so a grade arriving behind them would get
+    /// its 503 only after two or more timeouts: the first batch to find it down releases the
+    /// others still waiting for a connection.
+    mysql_down: watch::Sender<bool>,
 }
+
+/// While MySQL is down, how often it is checked for being back.
+const DOWN_PROBE: Duration = Duration::from_millis(250);
 
 type Outcomes = Vec<Result<StoreOutcome, StoreError>>;
 
 impl Committer {
-    async fn commit_and_reply(&self, batch: Vec<Pending>) {
+    async fn commit_and_reply(self: &Arc<Self>, batch: Vec<Pending>) {
         self.metrics.batch_size.observe(batch.len() as f64);
         let started = Instant::now();
         let result = self.commit_with_retries(&batch).await;
@@ -238,10 +252,49 @@ impl Committer {
         }
     }
 
-    async fn commit_with_retries(&self, batch: &[Pending]) -> Result<(Outcomes, Option<u64>), StoreError> {
+    /// A connection for a batch, failing fast while MySQL is known to be down (see `mysql_down`).
+    async fn connection(self: &Arc<Self>) -> Result<PoolConnection<MySql>, StoreError> {
+        let mut down = self.mysql_down.subscribe();
+        if *down.borrow_and_update() {
+            return Err(StoreError::Unavailable("MySQL is unreachable; checking again every quarter second".into()));
+        }
+        let taken = tokio::select! {
+            taken = self.connections.take() => taken,
+            _ = down.wait_for(|down| *down) => Err(sqlx::Error::PoolTimedOut),
+        };
+        if let Err(error) = &taken {
+            if is_unavailable(error) && !self.mysql_down.send_replace(true) {
+                tokio::spawn(self.clone().probe_until_back());
+            }
+        }
+        taken.map_err(|e| store_error(&e))
+    }
+
+    /// While MySQL is down, checks every [`DOWN_PROBE`] whether it answers again, off the
+    /// request path: batches meanwhile get their 503 at once instead of each waiting for the
+    /// pool's acquire timeout.
+    async fn probe_until_back(self: Arc<Self>) {
+        tracing::warn!("MySQL is unreachable: answering 503 at once until it is back");
+        loop {
+            tokio::time::sleep(DOWN_PROBE).await;
+            match self.connections.take().await {
+                Ok(connection) => {
+                    self.connections.keep(connection);
+                    self.mysql_down.send_replace(false);
+                    tracing::info!("MySQL answers again");
+                    return;
+                }
+                // Shutting down: nothing will ask for a connection again.
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(_) => {}
+            }
+        }
+    }
+
+    async fn commit_with_retries(self: &Arc<Self>, batch: &[Pending]) -> Result<(Outcomes, Option<u64>), StoreError> {
         let mut attempt = 0;
         loop {
-            let mut connection = self.connections.take().await.map_err(|e| store_error(&e))?;
+            let mut connection = self.connection().await?;
             let failure = match commit_batch(&mut connection, batch).await {
                 Ok(done) => {
                     self.connections.keep(connection);
