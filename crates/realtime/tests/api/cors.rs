@@ -4,6 +4,8 @@
 use grades_kit::Shutdown;
 use grades_testkit::{TestDatabase, TestRedis};
 
+use crate::helpers::build_realtime_with;
+
 async fn preflight(http: &reqwest::Client, url: &str, origin: &str) -> reqwest::Response {
     http.request(reqwest::Method::OPTIONS, format!("{url}/api/grades"))
         .header("origin", origin)
@@ -17,23 +19,8 @@ async fn preflight(http: &reqwest::Client, url: &str, origin: &str) -> reqwest::
 async fn only_the_configured_origins_get_cors_answers() {
     let db = TestDatabase::create().await;
     let redis = TestRedis::new().await;
-    let config: realtime::Config = grades_testkit::flags(&[
-        "--port",
-        "0",
-        "--bind-address",
-        "127.0.0.1",
-        "--mysql-url",
-        &db.url(),
-        "--redis-url",
-        redis.url(),
-        "--redis-prefix",
-        redis.prefix(),
-        "--mysql-max-connections",
-        "3",
-        "--cors-allowed-origins",
-        "https://dashboard.example, http://localhost:*",
-    ]);
-    let app = realtime::Application::build(config).await.expect("build realtime");
+    let origins = ["--cors-allowed-origins", "https://dashboard.example, http://localhost:*"];
+    let app = build_realtime_with(&db.url(), redis.url(), redis.prefix(), &origins).await;
     let url = format!("http://{}", app.local_addr());
     let shutdown = Shutdown::new();
     let task = tokio::spawn(app.run(shutdown.clone()));

@@ -50,7 +50,12 @@ pub type ServiceTask = JoinHandle<std::io::Result<()>>;
 
 /// A realtime service built from flags, as its binary would be, on a local port 0.
 pub async fn build_realtime(mysql_url: &str, redis_url: &str, prefix: &str) -> realtime::Application {
-    let config = grades_testkit::flags(&[
+    build_realtime_with(mysql_url, redis_url, prefix, &[]).await
+}
+
+/// [`build_realtime`] with more flags.
+pub async fn build_realtime_with(mysql_url: &str, redis_url: &str, prefix: &str, more: &[&str]) -> realtime::Application {
+    let mut flags = vec![
         "--port",
         "0",
         "--bind-address",
@@ -63,8 +68,9 @@ pub async fn build_realtime(mysql_url: &str, redis_url: &str, prefix: &str) -> r
         prefix,
         "--mysql-max-connections",
         "3",
-    ]);
-    realtime::Application::build(config).await.expect("build realtime")
+    ];
+    flags.extend_from_slice(more);
+    realtime::Application::build(grades_testkit::flags(&flags)).await.expect("build realtime")
 }
 
 /// Both ingestion routes and realtime, on one fresh database and Redis key space.

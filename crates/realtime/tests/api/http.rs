@@ -8,7 +8,7 @@ use grades_kit::Shutdown;
 use grades_testkit::{eventually, TestRedis};
 use serde_json::{json, Value};
 
-use crate::helpers::{build_realtime, carnets, ids, Env, SEED, SEED_GRPC, SEED_REST, SEED_TOTAL};
+use crate::helpers::{build_realtime, build_realtime_with, carnets, ids, Env, SEED, SEED_GRPC, SEED_REST, SEED_TOTAL};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_cors() {
@@ -421,21 +421,7 @@ async fn published_comparison_from_compare_json() {
     let mysql = format!("{}/grades_compare_unused", grades_testkit::mysql_server_url().await);
     let file = std::env::temp_dir().join(format!("grades-compare-{}-{}.json", std::process::id(), redis.prefix().trim_end_matches(':')));
     let _ = std::fs::remove_file(&file);
-    let config: realtime::Config = grades_testkit::flags(&[
-        "--port",
-        "0",
-        "--bind-address",
-        "127.0.0.1",
-        "--mysql-url",
-        &mysql,
-        "--redis-url",
-        redis.url(),
-        "--redis-prefix",
-        redis.prefix(),
-        "--compare-json",
-        file.to_str().unwrap(),
-    ]);
-    let app = realtime::Application::build(config).await.expect("build realtime");
+    let app = build_realtime_with(&mysql, redis.url(), redis.prefix(), &["--compare-json", file.to_str().unwrap()]).await;
     let url = format!("http://{}/api/compare", app.local_addr());
     let shutdown = Shutdown::new();
     let task = tokio::spawn(app.run(shutdown.clone()));
