@@ -14,7 +14,7 @@ use grades_storage::WriterConfig;
 pub struct StoringArgs {
     /// A one-shot task instead of serving.
     #[command(subcommand)]
-    pub command: Option<crate::runtime::StorageCommand>,
+    pub command: Option<StorageCommand>,
     /// MySQL, Redis, writer and projector settings.
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -95,4 +95,14 @@ mod tests {
         assert_eq!(redact("mysql://app:s3cret@db:3306/grades"), "mysql://app:***@db:3306/grades");
         assert_eq!(redact("mysql://root@127.0.0.1/grades"), "mysql://root@127.0.0.1/grades");
     }
+}
+
+/// What the storing services can do besides serving: one-off maintenance, then exit.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum StorageCommand {
+    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
+    Migrate,
+    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`); the
+    /// running projector also does it on its own within seconds of a loss.
+    Reconcile,
 }

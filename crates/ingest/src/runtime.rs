@@ -13,6 +13,7 @@ use grades_storage::{GradeWriter, StorageMetrics};
 use sqlx::MySqlPool;
 use tokio::task::JoinHandle;
 
+pub use crate::config::StorageCommand;
 use crate::config::{redact, StorageArgs, StoringArgs};
 
 /// The running storage of a writing process; [`stop`](Self::stop) it after the servers stop.
@@ -110,16 +111,6 @@ where
         }
     })
     .await
-}
-
-/// What the storing services can do besides serving: one-off maintenance, then exit.
-#[derive(Debug, Clone, Copy, clap::Subcommand)]
-pub enum StorageCommand {
-    /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
-    Migrate,
-    /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`); the
-    /// running projector also does it on its own within seconds of a loss.
-    Reconcile,
 }
 
 impl StorageCommand {
