@@ -10,8 +10,8 @@
 # Every measurement runs LIVE_RUNS (2) times; the machine is shared, so each records the load
 # average and how many compilers were running. Writes its section of BENCHMARKS.md (results in
 # target/live/).
-#   LIVE_SECONDS (20) measured seconds per run   LIVE_PORT_BASE (9450)   LIVE_DB (grades_h7)
-#   LIVE_PREFIX (h7:)   LIVE_BIN (build target/release)   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)   REDIS_URL (redis://127.0.0.1:6379)
+#   LIVE_SECONDS (20) measured seconds per run   LIVE_PORT_BASE (9450)   LIVE_DB (grades_live)
+#   LIVE_PREFIX (live:)   LIVE_BIN (build target/release)   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)   REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -23,8 +23,8 @@ clients=${LIVE_CLIENTS:-100}
 runs=${LIVE_RUNS:-2}
 seconds=${LIVE_SECONDS:-20}
 base=${LIVE_PORT_BASE:-9450}
-db=${LIVE_DB:-grades_h7}
-prefix=${LIVE_PREFIX:-h7:}
+db=${LIVE_DB:-grades_live}
+prefix=${LIVE_PREFIX:-live:}
 server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 redis=${REDIS_URL:-redis://127.0.0.1:6379}
 out=target/live
