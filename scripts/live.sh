@@ -54,7 +54,7 @@ service_wait_ready "$rest/readyz"
 service_wait_ready "$realtime/readyz"
 
 # What else the machine was doing: the 1-minute load average and the compilers running.
-noise() { echo "\"loadavg\": $(cut -d' ' -f1 /proc/loadavg), \"compilers\": $(pgrep -c -x 'rustc|cc1|cc1plus' || true)"; }
+noise() { echo "\"loadavg\": $(cut -d' ' -f1 /proc/loadavg), \"compilers\": $(pgrep -c -x 'rustc|cc1|cc1plus' 2>/dev/null || true)"; }
 terms_lag() { service_metric "$rest" 'grades_projector_lag_ids{projection="terms"}'; }
 
 : >"$out/live.jsonl"
