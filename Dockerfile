@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # grades: ONE image holding the four Rust binaries (grpc-client, grpc-server,
 # rest-api, realtime) plus a tiny HTTP probe (grades-healthcheck).
 # See docs/CONTRACTS.md ("Processes") and docs/deploy.md.
@@ -32,12 +30,16 @@
 # docs/compare.json, let in for the runtime image: a new `just compare` result
 # rebuilds our crates, not the cached dependencies).
 
-ARG RUST_VERSION=1.95
-ARG DEBIAN_RELEASE=bookworm
+# Base images: the upstream ones by default. `just base-images` builds local stand-ins from
+# Debian's packages for machines that cannot pull (docs/deploy.md) and passes them in as
+# RUST_IMAGE / RUNTIME_IMAGE. The builder's glibc must not be newer than the runtime's: change
+# both together.
+ARG RUST_IMAGE=rust:1.95-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 ARG CARGO_CHEF_VERSION=0.1.78
 
 ############################ toolchain + cargo-chef ###########################
-FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS chef
+FROM ${RUST_IMAGE} AS chef
 ARG CARGO_CHEF_VERSION
 # protoc comes from the `protoc-bin-vendored` crate (build.rs of crates/proto),
 # so no protobuf-compiler package is installed here.
@@ -79,7 +81,7 @@ RUN cargo build --release --locked \
 # distroless/cc: glibc + libgcc + CA certificates, no shell, no package
 # manager. Debian 12 matches the bookworm builder's glibc. (The :nonroot tag is
 # the same image with a default non-root user; we still pin uid 10001 below.)
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="grades" \
       org.opencontainers.image.description="grades registration system: grpc-client, grpc-server, rest-api, realtime" \
       org.opencontainers.image.licenses="MIT"

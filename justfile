@@ -6,17 +6,28 @@ mysql_url := env("MYSQL_URL", "mysql://root@127.0.0.1:3306/grades")
 redis_url := env("REDIS_URL", "redis://127.0.0.1:6379")
 test_mysql_url := env("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 test_redis_url := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# The images of the containers the tests start: the environment's, else those `just base-images`
+# recorded in .env, else (empty) testkit's defaults, production's mysql:8.4 and redis:7.4-alpine.
+test_mysql_image := env("TEST_MYSQL_IMAGE", `sed -n 's/^TEST_MYSQL_IMAGE=//p' .env 2>/dev/null | tail -n 1`)
+test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .env 2>/dev/null | tail -n 1`)
 
 # List the recipes.
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests, dashboard unit tests, browser end-to-end test, deployment checks, the fault suite's short form.
-test: lint test-rust test-frontend test-e2e check-deploy chaos-short
+# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
+test: lint test-rust test-frontend test-e2e check-deploy chaos-short smoke
 
-# Rust unit and integration tests against the MySQL/Redis in TEST_MYSQL_URL / TEST_REDIS_URL.
+# Rust tests twice: every test against the MariaDB/Redis of TEST_MYSQL_URL / TEST_REDIS_URL, then the database tests against MySQL and Redis containers (test-rust-containers).
 test-rust *args:
     TEST_MYSQL_URL={{ test_mysql_url }} TEST_REDIS_URL={{ test_redis_url }} cargo nextest run --workspace --no-fail-fast {{ args }}
+    just test-rust-containers {{ args }}
+
+# The tests of every crate that uses a database, against containers they start themselves (no TEST_*_URL: a MySQL of TEST_MYSQL_IMAGE and a Redis of TEST_REDIS_IMAGE, one pair for the run, removed when it ends); fails if a test container is left behind.
+test-rust-containers *args:
+    env -u TEST_MYSQL_URL -u TEST_REDIS_URL TEST_MYSQL_IMAGE={{ test_mysql_image }} TEST_REDIS_IMAGE={{ test_redis_image }} \
+        cargo nextest run --workspace --no-fail-fast -E 'rdeps(grades-testkit)' {{ args }}
+    bash scripts/test-containers-left.sh
 
 # Dashboard unit tests (Vitest).
 test-frontend:

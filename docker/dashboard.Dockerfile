@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # grades-dashboard: the React dashboard (frontend/) built once and served by
 # unprivileged nginx. Runtime configuration is NOT baked in: at container start
 # docker/dashboard/entrypoint.sh writes /config.js from $API_BASE_URL
@@ -12,11 +10,13 @@
 # Build context: the repository root (docker/dashboard.Dockerfile.dockerignore
 # lets in only frontend/ and docker/dashboard/).
 
-ARG NODE_VERSION=20
-ARG NGINX_VERSION=1.27
+# Base images: the upstream ones by default; `just base-images` passes local stand-ins built
+# from Debian's packages as NODE_IMAGE / NGINX_IMAGE (docs/deploy.md).
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.28-alpine
 
 ################################### build #####################################
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app/frontend
 # Dependencies first: this layer is reused until package*.json change.
 COPY frontend/package.json frontend/package-lock.json ./
@@ -25,7 +25,7 @@ COPY frontend/ ./
 RUN npm run build
 
 ################################## runtime ####################################
-FROM nginxinc/nginx-unprivileged:${NGINX_VERSION}-alpine AS runtime
+FROM ${NGINX_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="grades-dashboard" \
       org.opencontainers.image.description="grades dashboard (static bundle + runtime /config.js)"
 COPY docker/dashboard/nginx.conf /etc/nginx/nginx.conf

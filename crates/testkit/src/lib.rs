@@ -1,12 +1,14 @@
 //! Test support shared by every crate's integration tests.
 //!
-//! Databases come from `TEST_MYSQL_URL` / `TEST_REDIS_URL` when set (CI and `just test` set them),
-//! otherwise from testcontainers when a Docker engine is reachable. With neither, tests fail with
-//! a message saying how to provide one: a test never passes by skipping.
+//! Servers come from `TEST_MYSQL_URL` / `TEST_REDIS_URL` when set (`just test` sets them for its
+//! MariaDB run), otherwise from containers on a reachable Docker engine: one MySQL and one Redis
+//! per test run, shared by its processes and removed when it ends ([`containers`]). With neither,
+//! tests fail with a message saying how to provide one: a test never passes by skipping.
 
 // Test support: a failure here is a failing test, reported by its panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod containers;
 mod proxy;
 mod summaries;
 
@@ -17,54 +19,65 @@ use sqlx::mysql::MySqlPool;
 use sqlx::Executor;
 use tokio::sync::OnceCell;
 
+use containers::Server;
 pub use proxy::TcpProxy;
 pub use summaries::{all_folded, summary_mismatches};
 
 const HOW_TO: &str = "Integration tests need a real MySQL/MariaDB and Redis. Either set \
 TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 and TEST_REDIS_URL=redis://127.0.0.1:6379 (any MySQL 8 / \
-MariaDB 10.11+ user allowed to CREATE DATABASE; `just test` and .ci/run do this), or run a Docker \
-engine so testcontainers can start them.";
+MariaDB 10.11+ user allowed to CREATE DATABASE; `just test` does this for its MariaDB run), or run a \
+Docker engine (DOCKER_HOST, the current docker context or /var/run/docker.sock) so the tests start \
+containers from TEST_MYSQL_IMAGE / TEST_REDIS_IMAGE (default mysql:8.4 and redis:7.4-alpine; \
+`just base-images` builds local ones where nothing can be pulled).";
 
-fn docker_available() -> bool {
-    std::env::var_os("DOCKER_HOST").is_some() || std::path::Path::new("/var/run/docker.sock").exists()
-}
-
-/// Server-level MySQL URL (no database), from the environment or a testcontainer.
+/// Server-level MySQL URL (no database), from the environment or this run's container.
 pub async fn mysql_server_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| from_env_or_container("TEST_MYSQL_URL", testcontainers_modules::mysql::Mysql::default(), 3306, "mysql://root"))
+    URL.get_or_init(|| async {
+        if let Some(url) = from_env("TEST_MYSQL_URL") {
+            return url;
+        }
+        let (host, port) = containers::address(Server::Mysql).await.unwrap_or_else(|e| panic!("TEST_MYSQL_URL is not set and {e}. {HOW_TO}"));
+        let url = format!("mysql://root@{host}:{port}");
+        containers::wait_until_ready("the MySQL container", || async {
+            let pool = MySqlPool::connect(&url).await.map_err(|e| e.to_string())?;
+            let answered = pool.execute("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
+            pool.close().await;
+            answered
+        })
         .await
-        .trim_end_matches('/')
-        .to_owned()
+        .unwrap_or_else(|e| panic!("{e}. {HOW_TO}"));
+        url
+    })
+    .await
+    .trim_end_matches('/')
+    .to_owned()
 }
 
-/// Redis URL, from the environment or a testcontainer.
+/// Redis URL, from the environment or this run's container.
 pub async fn redis_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| from_env_or_container("TEST_REDIS_URL", testcontainers_modules::redis::Redis::default(), 6379, "redis://"))
+    URL.get_or_init(|| async {
+        if let Some(url) = from_env("TEST_REDIS_URL") {
+            return url;
+        }
+        let (host, port) = containers::address(Server::Redis).await.unwrap_or_else(|e| panic!("TEST_REDIS_URL is not set and {e}. {HOW_TO}"));
+        let url = format!("redis://{host}:{port}");
+        containers::wait_until_ready("the Redis container", || async {
+            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
+        })
         .await
-        .clone()
+        .unwrap_or_else(|e| panic!("{e}. {HOW_TO}"));
+        url
+    })
+    .await
+    .clone()
 }
 
-/// The URL in `variable`, or one of a container started from `image` (kept for the whole test
-/// process; testcontainers' reaper removes it afterwards).
-async fn from_env_or_container<I>(variable: &str, image: I, port: u16, scheme_and_user: &str) -> String
-where
-    I: testcontainers_modules::testcontainers::Image + 'static,
-{
-    use testcontainers_modules::testcontainers::runners::AsyncRunner;
-    if let Ok(url) = std::env::var(variable) {
-        return url;
-    }
-    if !docker_available() {
-        panic!("{variable} is not set and no Docker engine is reachable. {HOW_TO}");
-    }
-    let container = image.start().await.unwrap_or_else(|e| panic!("could not start a testcontainer for {variable} ({e}). {HOW_TO}"));
-    let host = container.get_host().await.expect("container host");
-    let mapped = container.get_host_port_ipv4(port).await.expect("container port");
-    std::mem::forget(container);
-    let separator = if scheme_and_user.ends_with("//") { "" } else { "@" };
-    format!("{scheme_and_user}{separator}{host}:{mapped}")
+fn from_env(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|value| !value.trim().is_empty())
 }
 
 fn unique_suffix() -> String {
