@@ -55,6 +55,8 @@ if [ "$rebuild" = true ] || ! image_exists "$rootfs"; then
     debootstrap --variant=minbase "$suite" "$tree" "$mirror" >"$tree.log" 2>&1 \
         || { tail -20 "$tree.log" >&2; die "debootstrap failed (log above)"; }
     rm -f "$tree.log"
+    # debootstrap keeps the packages it downloaded: not part of a base image.
+    rm -rf "$tree"/var/cache/apt/archives/*.deb "$tree"/var/cache/apt/*.bin "$tree"/var/lib/apt/lists/*
     tar -C "$tree" -c . | docker import --message "debootstrap --variant=minbase $suite" - "$rootfs" >/dev/null
     rm -rf "$tree"
     trap - EXIT

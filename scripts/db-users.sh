@@ -22,11 +22,15 @@ reader_user=${READER_USER:-grades_reader} reader_password=${READER_PASSWORD:-gra
 
 quote() { local value=${1//\\/\\\\}; printf "'%s'" "${value//\'/\'\'}"; } # an SQL string literal
 sql_server "$admin"
-sql -e "SET @grades_database = $(quote "$database"), @grades_user_host = $(quote "${USER_HOST:-%}"),
+# The settings, then the script, on the client's input: MySQL's client (unlike MariaDB's) takes
+# SOURCE only at the start of a line, which `-e` never gives it.
+{
+    echo "SET @grades_database = $(quote "$database"), @grades_user_host = $(quote "${USER_HOST:-%}"),
         @migrator_user = $(quote "$migrator_user"), @migrator_password = $(quote "$migrator_password"),
         @app_user = $(quote "$app_user"), @app_password = $(quote "$app_password"),
-        @reader_user = $(quote "$reader_user"), @reader_password = $(quote "$reader_password");
-        SOURCE scripts/sql/users.sql;"
+        @reader_user = $(quote "$reader_user"), @reader_password = $(quote "$reader_password");"
+    cat scripts/sql/users.sql
+} | sql
 
 # URLs carry the passwords percent-encoded (a password may hold @ : / and the like).
 encode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }

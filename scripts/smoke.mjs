@@ -195,8 +195,8 @@ async function main() {
   let socket;
   try {
     await step("just up (build, start, wait until healthy)", async () => {
+      up = true; // from here on, whatever happens, `just down` cleans up
       await run("just", ["up"], { echo: true });
-      up = true;
     });
 
     const { apiBase } = await step("dashboard: /config.js names the API", async () => {

@@ -12,7 +12,7 @@ RUN printf '%s\n' 'Acquire::Check-Valid-Until "false";' 'APT::Install-Recommends
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y ca-certificates \
  && update-ca-certificates \
- && rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
+ && rm -rf /var/cache/apt/archives/*.deb /var/cache/apt/*.bin /var/lib/apt/lists/*
 # Every TLS client in the derived images (cargo, npm, pip) reads the system's bundle.
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \

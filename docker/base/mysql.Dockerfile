@@ -7,7 +7,7 @@ ARG DEBIAN_IMAGE=grades-base/debian:sid
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && apt-get install -y mysql-server-core mysql-client-core \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && (getent group mysql >/dev/null || groupadd --system mysql) \
  && (getent passwd mysql >/dev/null || useradd --system --gid mysql --home-dir /var/lib/mysql --shell /usr/sbin/nologin mysql) \
  && mkdir -p /var/lib/mysql /var/lib/mysql-files /var/run/mysqld /docker-entrypoint-initdb.d /etc/mysql/conf.d \

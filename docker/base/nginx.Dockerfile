@@ -5,7 +5,7 @@ ARG DEBIAN_IMAGE=grades-base/debian:sid
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && apt-get install -y nginx wget \
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* /etc/nginx/conf.d/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /etc/nginx/sites-enabled/* /etc/nginx/conf.d/* \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log \
  && chmod 0777 /var/log/nginx

@@ -5,7 +5,7 @@ ARG DEBIAN_IMAGE=grades-base/debian:sid
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && apt-get install -y python3 python3-venv \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && python3 -m venv /opt/python
 ENV PATH=/opt/python/bin:$PATH
 CMD ["python3"]

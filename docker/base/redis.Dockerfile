@@ -5,7 +5,7 @@ ARG DEBIAN_IMAGE=grades-base/debian:sid
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && apt-get install -y redis-server redis-tools \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && mkdir -p /data && chown redis:redis /data
 COPY --chmod=0755 redis/entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 WORKDIR /data

@@ -5,5 +5,5 @@ ARG DEBIAN_IMAGE=grades-base/debian:sid
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && apt-get install -y libgcc-s1 \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 USER 65532:65532

@@ -7,7 +7,7 @@
 --
 -- Settings are session variables, all optional (defaults below); scripts/db-users.sh sets them
 -- from the environment. By hand:
---   mariadb -uroot -e "SET @grades_database = 'grades', @app_password = '...'; SOURCE scripts/sql/users.sql;"
+--   { echo "SET @grades_database = 'grades', @app_password = '...';"; cat scripts/sql/users.sql; } | mysql -uroot
 -- Re-running is harmless: it creates what is missing, resets the passwords and adds the grants
 -- (it never removes a grant). The default passwords are for a local database only.
 -- Cloud SQL uses IAM database authentication instead of passwords: see docs/security.md.

@@ -80,6 +80,11 @@ struct SyncState {
 
 impl SyncState {
     async fn after_fold(&mut self, folded: &Folded) {
+        // A rebuild reads the summaries as they are when it runs, so it may already cover folds
+        // whose notices are still queued: those were announced with it.
+        if self.synced.is_some_and(|synced| synced >= folded.applied) {
+            return;
+        }
         if self.synced == Some(folded.previous) {
             let mut recent = folded.newest.clone();
             recent.extend(self.recent.iter().take(RECENT_LEN.saturating_sub(recent.len())).cloned());
@@ -124,10 +129,12 @@ impl SyncState {
                 return;
             }
         };
-        // Announce the triggering fold's grades; a rebuild without one announces none again.
+        // Announce every grade from the triggering fold's start to the snapshot's watermark (the
+        // snapshot may be ahead of the fold): the newest carried, the rest counted, so a client
+        // that needs every grade reads them back. A rebuild without a fold announces none again.
         let announced = trigger.map(|f| f.previous).unwrap_or(snapshot.figures.synced_id);
         let grades: Vec<StoredGrade> = snapshot.figures.recent.iter().filter(|g| g.id > announced).cloned().collect();
-        let event = LiveEvent::of(&snapshot.figures, grades.len() as u64, grades);
+        let event = LiveEvent::of(&snapshot.figures, snapshot.figures.synced_id.saturating_sub(announced), grades);
         let live = self.live.clone();
         if self.write(live.replace(&snapshot.figures, &event, snapshot.latest_id)).await.is_ok() {
             self.metrics.rebuilds.inc();

@@ -146,24 +146,31 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
         pass_fail.into_iter().map(|(curso, semestre, year, passed, failed)| ((curso, semestre, year), passed, failed)).collect();
     let rows = course_term_rows(pass_fail, &new_students);
     let touched: Vec<Term> = rows.keys().filter(|(_, _, year)| *year != ALL_YEARS).cloned().collect();
-    let mut upsert = QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) ");
-    upsert.push_values(&rows, |mut row, ((curso, semestre, year), counts)| {
-        row.push_bind(curso)
-            .push_bind(semestre)
-            .push_bind(*year)
-            .push_bind(counts.students)
-            .push_bind(counts.passed)
-            .push_bind(counts.failed);
-    });
+    // The new values come from a derived table `n` rather than `VALUES(column)`: MySQL deprecates
+    // that function (8.0.20) and MariaDB lacks MySQL's row alias, while both accept this.
+    let mut upsert = QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) SELECT * FROM (");
+    for (index, ((curso, semestre, year), counts)) in rows.iter().enumerate() {
+        // The first row names the derived table's columns.
+        let names: [&str; 6] = if index == 0 {
+            [" AS curso", " AS semestre", " AS year", " AS students", " AS passed", " AS failed"]
+        } else {
+            [""; 6]
+        };
+        upsert.push(if index == 0 { "SELECT " } else { " UNION ALL SELECT " });
+        upsert.push_bind(curso).push(names[0]).push(", ").push_bind(semestre).push(names[1]).push(", ");
+        upsert.push_bind(*year).push(names[2]).push(", ").push_bind(counts.students).push(names[3]).push(", ");
+        upsert.push_bind(counts.passed).push(names[4]).push(", ").push_bind(counts.failed).push(names[5]);
+    }
     upsert.push(
-        " ON DUPLICATE KEY UPDATE students = students + VALUES(students), passed = passed + VALUES(passed), \
-         failed = failed + VALUES(failed)",
+        ") AS n ON DUPLICATE KEY UPDATE students = course_term_stats.students + n.students, \
+         passed = course_term_stats.passed + n.passed, failed = course_term_stats.failed + n.failed",
     );
     upsert.build().persistent(false).execute(&mut *tx).await?;
 
     sqlx::query(
-        "INSERT INTO route_stats (route, grades) SELECT route, COUNT(*) FROM grades WHERE id BETWEEN ? AND ? GROUP BY route \
-         ON DUPLICATE KEY UPDATE grades = grades + VALUES(grades)",
+        "INSERT INTO route_stats (route, grades) SELECT * FROM \
+           (SELECT route, COUNT(*) AS grades FROM grades WHERE id BETWEEN ? AND ? GROUP BY route) AS n \
+         ON DUPLICATE KEY UPDATE grades = route_stats.grades + n.grades",
     )
     .bind(range.first)
     .bind(range.last)
@@ -187,13 +194,13 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
 /// the student's newest grade.
 pub async fn fold_students(tx: &mut MySqlConnection, range: IdRange) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO student_stats (semestre, year, carnet, nombre, grade_count, grade_sum) \
-         SELECT IF(r.rollup >= 2, ?, g.semestre) AS s, IF(r.rollup % 2 = 1, ?, g.year) AS y, g.carnet, \
-                SUBSTRING(MAX(CONCAT(LPAD(g.id, 20, '0'), g.nombre)), 21), COUNT(*), SUM(g.nota) \
-         FROM grades g CROSS JOIN (SELECT 0 AS rollup UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) r \
-         WHERE g.id BETWEEN ? AND ? GROUP BY s, y, g.carnet \
-         ON DUPLICATE KEY UPDATE nombre = VALUES(nombre), grade_count = grade_count + VALUES(grade_count), \
-                                 grade_sum = grade_sum + VALUES(grade_sum)",
+        "INSERT INTO student_stats (semestre, year, carnet, nombre, grade_count, grade_sum) SELECT * FROM \
+           (SELECT IF(r.rollup >= 2, ?, g.semestre) AS s, IF(r.rollup % 2 = 1, ?, g.year) AS y, g.carnet, \
+                   SUBSTRING(MAX(CONCAT(LPAD(g.id, 20, '0'), g.nombre)), 21) AS nombre, COUNT(*) AS grade_count, SUM(g.nota) AS grade_sum \
+            FROM grades g CROSS JOIN (SELECT 0 AS rollup UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) r \
+            WHERE g.id BETWEEN ? AND ? GROUP BY s, y, g.carnet) AS n \
+         ON DUPLICATE KEY UPDATE nombre = n.nombre, grade_count = student_stats.grade_count + n.grade_count, \
+                                 grade_sum = student_stats.grade_sum + n.grade_sum",
     )
     .bind(ALL_SEMESTERS)
     .bind(ALL_YEARS)

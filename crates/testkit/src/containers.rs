@@ -129,7 +129,10 @@ pub async fn address(server: Server) -> Result<(String, u16), String> {
             Server::Mysql => {
                 let request = prepare(testcontainers_modules::mysql::Mysql::default(), name, tag, &container_name, &run)
                     // A throw-away server: its data directory in memory.
-                    .with_mount(Mount::tmpfs_mount("/var/lib/mysql"));
+                    .with_mount(Mount::tmpfs_mount("/var/lib/mysql"))
+                    // As Cloud SQL runs it: GTIDs on and their consistency enforced (the upstream
+                    // image leaves both off), so what GTIDs forbid fails here first.
+                    .with_cmd(["--gtid-mode=ON", "--enforce-gtid-consistency=ON"]);
                 running_address(request.start().await, 3306).await
             }
             Server::Redis => {
