@@ -30,7 +30,7 @@ use grades_domain::PASSING_NOTA;
 use grades_live::LiveStore;
 use grades_storage::live_sync;
 use grades_storage::mysql::{self, PoolConfig};
-use grades_storage::projector::{fold_students, fold_terms};
+use grades_storage::projector::{fold_students, fold_terms, FoldConnection};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::types::chrono::NaiveDateTime;
 use sqlx::{ConnectOptions, Connection, MySqlPool};
@@ -277,7 +277,8 @@ async fn append(pool: &MySqlPool, url: &str, shape: Shape, board: &Arc<Board>) -
     let _ = connection.close().await;
     board.note("grades inserted", started);
 
-    let mut connection = pool.acquire().await.map_err(|e| e.to_string())?.detach();
+    let connection = pool.acquire().await.map_err(|e| e.to_string())?.detach();
+    let mut connection = FoldConnection::new(connection).await.map_err(|e| e.to_string())?;
     for (what, terms) in [("terms projection folded", true), ("students projection folded", false)] {
         let started = Instant::now();
         loop {
@@ -421,7 +422,7 @@ mod tests {
     async fn nothing_left_to_fold(db: &TestDatabase) {
         assert_eq!(summary_mismatches(db.pool()).await, Vec::<String>::new());
         assert!(all_folded(db.pool()).await, "a projection is behind the grades");
-        let mut connection = db.pool().acquire().await.expect("connection").detach();
+        let mut connection = FoldConnection::new(db.pool().acquire().await.expect("connection").detach()).await.expect("fold connection");
         assert!(fold_terms(&mut connection, 1000).await.expect("terms fold").is_none());
         assert!(fold_students(&mut connection, 1000).await.expect("students fold").is_none());
     }

@@ -183,11 +183,8 @@ impl Runner {
     }
 
     /// Folds while leader; returns Ok on shutdown, Err when the connection or a fold failed.
-    async fn lead(
-        &mut self,
-        mut connection: MySqlConnection,
-        shutdown: &mut (impl Future<Output = ()> + Unpin),
-    ) -> Result<(), sqlx::Error> {
+    async fn lead(&mut self, connection: MySqlConnection, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Result<(), sqlx::Error> {
+        let mut connection = FoldConnection::new(connection).await?;
         let mut last_reconcile = Instant::now();
         loop {
             let started = Instant::now();
@@ -199,7 +196,7 @@ impl Runner {
                 }),
                 Projection::Students => fold_students(&mut connection, self.config.max_fold).await?,
             };
-            self.record_lag(&mut connection).await?;
+            self.record_lag(&mut connection.0).await?;
             match folded {
                 Some(count) => {
                     self.metrics.observe_fold(self.projection, count, started.elapsed());
@@ -252,7 +249,8 @@ impl Runner {
 const LOCK: &str = "SELECT GET_LOCK(LEFT(CONCAT('grades.projector.', ?, '.', DATABASE()), 64), 0)";
 const UNLOCK: &str = "SELECT RELEASE_LOCK(LEFT(CONCAT('grades.projector.', ?, '.', DATABASE()), 64))";
 
-async fn release(mut connection: MySqlConnection, projection: Projection) -> Result<(), sqlx::Error> {
+async fn release(connection: FoldConnection, projection: Projection) -> Result<(), sqlx::Error> {
+    let mut connection = connection.0;
     let _ = sqlx::query(UNLOCK).bind(projection.name()).execute(&mut connection).await;
     let _ = connection.close().await;
     tracing::info!(projection = projection.name(), "projector stopped");
@@ -296,9 +294,27 @@ async fn begin_fold(connection: &mut MySqlConnection) -> Result<sqlx::Transactio
     connection.begin().await
 }
 
+/// A connection that folds. The terms fold keeps its scratch table on the connection (a
+/// temporary table is the session's own), made here once and outside any transaction: made in
+/// every fold, it drew a note from the server each time after the first.
+pub struct FoldConnection(MySqlConnection);
+
+impl FoldConnection {
+    /// Prepares `connection` for folding.
+    pub async fn new(mut connection: MySqlConnection) -> Result<Self, sqlx::Error> {
+        summary::create_scratch_table(&mut connection).await?;
+        Ok(Self(connection))
+    }
+
+    /// Closes the connection (its scratch table goes with it).
+    pub async fn close(self) -> Result<(), sqlx::Error> {
+        self.0.close().await
+    }
+}
+
 /// One terms fold (see [`Projection::Terms`]). `None` when there was nothing to fold.
-pub async fn fold_terms(connection: &mut MySqlConnection, max: u32) -> Result<Option<Folded>, sqlx::Error> {
-    let mut tx = begin_fold(connection).await?;
+pub async fn fold_terms(connection: &mut FoldConnection, max: u32) -> Result<Option<Folded>, sqlx::Error> {
+    let mut tx = begin_fold(&mut connection.0).await?;
     let Some(range) = next_range(&mut tx, Projection::Terms, max).await? else {
         tx.rollback().await?;
         return Ok(None);
@@ -318,8 +334,8 @@ pub async fn fold_terms(connection: &mut MySqlConnection, max: u32) -> Result<Op
 
 /// One students fold (see [`Projection::Students`]): how many grades it folded, `None` when
 /// there was nothing to fold.
-pub async fn fold_students(connection: &mut MySqlConnection, max: u32) -> Result<Option<u64>, sqlx::Error> {
-    let mut tx = begin_fold(connection).await?;
+pub async fn fold_students(connection: &mut FoldConnection, max: u32) -> Result<Option<u64>, sqlx::Error> {
+    let mut tx = begin_fold(&mut connection.0).await?;
     let Some(range) = next_range(&mut tx, Projection::Students, max).await? else {
         tx.rollback().await?;
         return Ok(None);

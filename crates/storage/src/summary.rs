@@ -101,12 +101,18 @@ const NEW_ENROLLMENTS_TABLE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS fold_n
      year SMALLINT UNSIGNED NOT NULL, carnet BIGINT UNSIGNED NOT NULL, \
      PRIMARY KEY (curso, semestre, year, carnet)) ENGINE = InnoDB";
 
+/// Creates the terms fold's scratch table on `connection` (outside any transaction; see
+/// [`crate::projector::FoldConnection`]).
+pub(crate) async fn create_scratch_table(connection: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(NEW_ENROLLMENTS_TABLE).execute(connection).await.map(|_| ())
+}
+
 /// Adds `range` to `enrollments`, `course_term_stats` and `route_stats` (the terms projection).
+/// `tx` is a transaction on a connection that holds the scratch table.
 pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<TermsFolded, sqlx::Error> {
     // Students new to a term: not in `enrollments` yet (unique index lookups). Nothing else
     // writes `enrollments` while this fold holds the terms watermark. The scratch table is the
     // connection's own and emptied inside this transaction, so a fold rolled back leaves nothing.
-    sqlx::query(NEW_ENROLLMENTS_TABLE).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM fold_new_enrollments").execute(&mut *tx).await?;
     let find_new = format!(
         "INSERT INTO fold_new_enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet \
@@ -148,14 +154,12 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
     let touched: Vec<Term> = rows.keys().filter(|(_, _, year)| *year != ALL_YEARS).cloned().collect();
     // The new values come from a derived table `n` rather than `VALUES(column)`: MySQL deprecates
     // that function (8.0.20) and MariaDB lacks MySQL's row alias, while both accept this.
-    let mut upsert = QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) SELECT * FROM (");
+    let mut upsert =
+        QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) SELECT * FROM (");
     for (index, ((curso, semestre, year), counts)) in rows.iter().enumerate() {
         // The first row names the derived table's columns.
-        let names: [&str; 6] = if index == 0 {
-            [" AS curso", " AS semestre", " AS year", " AS students", " AS passed", " AS failed"]
-        } else {
-            [""; 6]
-        };
+        let names: [&str; 6] =
+            if index == 0 { [" AS curso", " AS semestre", " AS year", " AS students", " AS passed", " AS failed"] } else { [""; 6] };
         upsert.push(if index == 0 { "SELECT " } else { " UNION ALL SELECT " });
         upsert.push_bind(curso).push(names[0]).push(", ").push_bind(semestre).push(names[1]).push(", ");
         upsert.push_bind(*year).push(names[2]).push(", ").push_bind(counts.students).push(names[3]).push(", ");

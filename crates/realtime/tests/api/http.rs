@@ -473,3 +473,95 @@ async fn published_comparison_from_compare_json() {
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(20), task).await.expect("stops").expect("task").expect("exits cleanly");
 }
+
+/// No statement of the system draws a warning from the server: MySQL warns before it removes
+/// (`VALUES()` in an upsert is deprecated since 8.0.20, for one), and Cloud SQL runs MySQL.
+/// Both routes take grades (with an idempotent replay and a conflict), the projector folds,
+/// every dashboard endpoint and an `all_grades` read-back run; then MySQL's performance_schema
+/// must show no warning for this test's database, in two places: the statement digests (warnings
+/// of an execution, with the statement's text) and the per-connection error summaries (which
+/// also count what a statement draws when it is prepared, as a deprecated syntax does: sqlx
+/// prepares every statement, and a prepare's warnings appear in no digest). MySQL keeps both by
+/// default; MariaDB only with performance_schema on (off by default), so there the check has
+/// nothing to read and the MySQL run of the suite (`just test-rust-containers`) proves it.
+/// One statement is not ours: sqlx's `CREATE TABLE IF NOT EXISTS _sqlx_migrations`, which every
+/// migrating process runs and which draws the note "already exists" (1050) from the second one on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_statement_draws_a_warning_from_the_server() {
+    use grades_domain::Route;
+
+    let env = Env::seeded().await;
+    let pool = env.routes.db.pool();
+    let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(pool).await.unwrap();
+    let digests_kept: i64 = sqlx::query_scalar("SELECT @@performance_schema").fetch_one(pool).await.unwrap();
+    if version.contains("MariaDB") && digests_kept == 0 {
+        eprintln!("MariaDB {version} without performance_schema: no statement digests to read; the MySQL run checks this");
+        env.stop().await;
+        return;
+    }
+    assert_eq!(digests_kept, 1, "MySQL {version} keeps statement digests (performance_schema) unless it was turned off");
+
+    let mut all = env.connect().await;
+    all.send(r#"421["subscribe_all_grades"]"#).await;
+    let key = format!("warnings-{}", std::process::id());
+    for route in [Route::Rest, Route::Grpc] {
+        let body = json!({"carnet": 201900777, "nombre": "Alumno 777", "curso": "SO1", "nota": 61, "semestre": "2S", "year": 2024});
+        let url = format!("{}/grades", env.routes.url(route));
+        let key = format!("{key}-{route}");
+        for expected in [201, 200] {
+            let response = env.http.post(&url).header("idempotency-key", &key).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), expected, "{route}: {}", response.text().await.unwrap());
+        }
+        let other = json!({"carnet": 201900778, "nombre": "Alumno 778", "curso": "BD1", "nota": 40, "semestre": "1S", "year": 2024});
+        assert_eq!(env.http.post(&url).header("idempotency-key", &key).json(&other).send().await.unwrap().status(), 409);
+    }
+    let posts = (0..120).map(|i| env.post([Route::Rest, Route::Grpc][i % 2], 7000 + i as u64, "LFP", (i % 101) as u64, "1S", 2022));
+    futures::future::join_all(posts).await;
+    env.wait_folded().await;
+    for path in [
+        "/api/courses",
+        "/api/grades?limit=5",
+        "/api/grades?curso=SO1&semestre=2S&year=2023&limit=2",
+        "/api/grades?semestre=1S&limit=3&cursor=50",
+        "/api/grades?curso=LFP&limit=3",
+        "/api/grades?year=2022&limit=3",
+        "/api/stats/pass-fail?curso=SO1&semestre=2S&year=2023",
+        "/api/stats/pass-fail?curso=SO1&semestre=2S",
+        "/api/stats/top-courses?semestre=2S&year=2023&limit=3",
+        "/api/stats/top-courses?semestre=1S&limit=3",
+        "/api/stats/top-students?limit=5",
+        "/api/stats/top-students?semestre=2S&year=2023&limit=5",
+        "/api/stats/routes",
+        "/api/stats/projector",
+        "/api/live",
+    ] {
+        assert_eq!(env.get(path).await.status(), 200, "GET {path}");
+    }
+    // The all_grades subscriber's read-back of what the events did not carry.
+    let pushed = all.collect(Duration::from_millis(1500)).await;
+    assert!(pushed.iter().any(|(name, _)| name == "all_grades"), "all_grades pushes arrived");
+
+    let warned: Vec<(String, u64)> = sqlx::query_as(
+        "SELECT DIGEST_TEXT, CAST(SUM_WARNINGS AS UNSIGNED) FROM performance_schema.events_statements_summary_by_digest \
+         WHERE SCHEMA_NAME = ? AND SUM_WARNINGS > 0 AND DIGEST_TEXT NOT LIKE 'CREATE TABLE IF NOT EXISTS `_sqlx_migrations`%'",
+    )
+    .bind(env.routes.db.name())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(warned.is_empty(), "statements that drew warnings on {version}:\n{warned:#?}");
+    // Every connection to this database is still open (the services' pools, the projector's
+    // leader, realtime's pool): what each raised, prepares included.
+    let raised: Vec<(u64, String, u64)> = sqlx::query_as(
+        "SELECT CAST(e.ERROR_NUMBER AS UNSIGNED), e.ERROR_NAME, CAST(SUM(e.SUM_ERROR_RAISED) AS UNSIGNED) \
+         FROM performance_schema.events_errors_summary_by_thread_by_error e \
+         JOIN performance_schema.threads t ON t.THREAD_ID = e.THREAD_ID \
+         WHERE t.PROCESSLIST_DB = ? AND e.SUM_ERROR_RAISED > 0 AND e.ERROR_NUMBER <> 1050 GROUP BY e.ERROR_NUMBER, e.ERROR_NAME",
+    )
+    .bind(env.routes.db.name())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(raised.is_empty(), "warnings or errors raised on {version} (number, name, times):\n{raised:#?}");
+    env.stop().await;
+}

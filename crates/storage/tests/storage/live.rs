@@ -75,3 +75,58 @@ async fn the_first_rebuild_removes_the_previous_layout() {
     assert_eq!(left, [live.keys().state()], "only the live-state hash is left");
     projector.stop().await;
 }
+
+/// Every grade is announced on the events channel exactly once, also when a fold finds the live
+/// state gone and rebuilds it (the rebuild may read the summaries past the fold that triggered
+/// it): the events' `new_grades` ranges, each ending at its newest carried grade, tile the ids.
+/// A client that needs every grade (realtime's `all_grades`) relies on this.
+#[tokio::test]
+async fn every_grade_is_announced_once_across_a_rebuild() {
+    use futures::StreamExt;
+    use grades_live::LiveEvent;
+    use grades_storage::projector::ProjectorConfig;
+
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::new().await;
+    let live = LiveStore::new(redis.url(), redis.prefix()).unwrap();
+    let mut pubsub = redis::Client::open(redis.url()).unwrap().get_async_pubsub().await.unwrap();
+    pubsub.subscribe(live.keys().events()).await.unwrap();
+    let mut events = pubsub.into_on_message();
+
+    // No reconcile while the test runs: the fold after the loss must find the state gone itself.
+    let config = ProjectorConfig { reconcile_interval: Duration::from_secs(600), ..quick() };
+    let projector = Projector::start(&db.url(), Some(live.clone()), config);
+    insert_grades(db.pool(), 100, 40).await;
+    wait_folded(&db, Duration::from_secs(20)).await;
+    let built = eventually(Duration::from_secs(10), || async { live_equals_grades(&live, &db).await.then_some(()) }).await;
+    assert!(built.is_some(), "the live state is built");
+
+    // Redis loses the state; grades keep coming in several commits, so folds queue behind the rebuild.
+    let mut connection = redis.connection().await;
+    let _: () = connection.del(live.keys().state()).await.unwrap();
+    for _ in 0..6 {
+        insert_grades(db.pool(), 50, 40).await;
+    }
+    wait_folded(&db, Duration::from_secs(20)).await;
+    let rebuilt = eventually(Duration::from_secs(10), || async { live_equals_grades(&live, &db).await.then_some(()) }).await;
+    assert!(rebuilt.is_some(), "the live state is rebuilt");
+    assert!(projector.metrics.live_sync.rebuilds.get() >= 2, "the fold after the loss rebuilt the state");
+    projector.stop().await;
+
+    let total = db.count("SELECT COUNT(*) FROM grades").await as u64;
+    let mut covered = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), events.next()).await {
+        let event: LiveEvent = serde_json::from_slice(message.get_payload_bytes()).unwrap();
+        if let Some(newest) = event.grades.first() {
+            assert!(event.new_grades >= event.grades.len() as u64, "an event counts at least what it carries: {event:?}");
+            covered.push((newest.id + 1 - event.new_grades, newest.id));
+        }
+    }
+    covered.sort_unstable();
+    let mut next = 1;
+    for &(first, last) in &covered {
+        assert_eq!(first, next, "announced ranges {covered:?} must tile 1..={total} once");
+        next = last + 1;
+    }
+    assert_eq!(next, total + 1, "announced ranges {covered:?} must reach {total}");
+}
