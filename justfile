@@ -72,10 +72,36 @@ wire-types:
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate
 
-# Dependency policy (just deny), format (rustfmt.toml) and clippy with warnings as errors: part of `just test`.
-lint: deny
+# Every language the repository holds, format and lint, plus the dependency policy (just deny): part of `just test`.
+lint: deny lint-rust lint-python lint-shell lint-frontend
+
+# Rust: format (rustfmt.toml) and clippy with warnings as errors.
+lint-rust:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Python: ruff's lint and format check (ruff.toml) over every Python file of the tree.
+lint-python: _lint-venv
+    .venv-lint/bin/ruff check
+    .venv-lint/bin/ruff format --check
+
+# Shell: ShellCheck (.shellcheckrc) over every tracked shell script, with or without the .sh ending.
+lint-shell: _lint-venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # A script without the ending is known by its first line (#!/usr/bin/env bash, #!/bin/sh, ...).
+    git ls-files -z | while IFS= read -r -d '' file; do
+        [[ -f $file ]] || continue
+        if [[ $file == *.sh ]] || head -n 1 "$file" | grep -qE '^#!.*[/ ](ba|da|k)?sh( |$)'; then printf '%s\0' "$file"; fi
+    done | xargs -0 .venv-lint/bin/shellcheck
+
+# The dashboard and the Node programs beside it: ESLint (frontend/eslint.config.js).
+lint-frontend:
+    cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run lint
+
+# The Python-packaged linters (ruff, ShellCheck) pinned in scripts/lint-requirements.txt, in .venv-lint.
+_lint-venv:
+    bash -c 'source scripts/lib/venv.sh && venv_sync .venv-lint scripts/lint-requirements.txt lint'
 
 # Dependency policy (deny.toml): licenses, banned crates, crates.io only. Offline; part of `just lint`.
 deny:
