@@ -27,6 +27,11 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    // The browser test runs in Node, and the functions it hands to `page.evaluate` in the page.
+    files: ['e2e/**/*.mjs'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
+  {
     // The runtime configuration the page loads before the bundle (a browser script).
     files: ['public/**/*.js'],
     languageOptions: { globals: globals.browser, sourceType: 'script' },

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useDebounced, usePolled, type Polled } from '../hooks';
 import { parseYear, type ParsedYear, type Term } from '../lib/terms';
 import type { Course } from '../lib/types';
@@ -43,23 +43,26 @@ export function useTermFilters({
   /** Which parts of `defaultTerm` are adopted. */
   adopt?: { curso?: boolean; semestre?: boolean; year?: boolean };
 }): TermFilters {
-  const [curso, setCurso] = useState(initial.curso ?? '');
-  const [semestre, setSemestre] = useState(initial.semestre ?? '');
-  const [yearText, setYearText] = useState(initial.yearText ?? '');
+  const [chosenCurso, setCurso] = useState(initial.curso ?? '');
+  const [chosenSemestre, setSemestre] = useState(initial.semestre ?? '');
+  const [chosenYearText, setYearText] = useState(initial.yearText ?? '');
   const [touched, setTouched] = useState(false);
-  const { curso: adoptCurso, semestre: adoptSemestre, year: adoptYear } = adopt;
-
-  useEffect(() => {
-    if (touched || !defaultTerm) return;
-    if (adoptCurso) setCurso(defaultTerm.curso);
-    if (adoptSemestre) setSemestre(defaultTerm.semestre);
-    if (adoptYear && defaultTerm.year !== null) setYearText(String(defaultTerm.year));
-  }, [defaultTerm, touched, adoptCurso, adoptSemestre, adoptYear]);
+  // Until the user changes a filter, the adopted parts follow the newest grade's term.
+  const following = touched ? null : defaultTerm;
+  const curso = following && adopt.curso ? following.curso : chosenCurso;
+  const semestre = following && adopt.semestre ? following.semestre : chosenSemestre;
+  const yearText = following && adopt.year && following.year !== null ? String(following.year) : chosenYearText;
 
   const [debouncedYear, flushYear] = useDebounced(yearText, 400);
   const year = parseYear(debouncedYear);
   const touch = (set: (v: string) => void) => (v: string) => {
-    setTouched(true);
+    if (!touched) {
+      // The first change keeps what was shown for the other filters.
+      setCurso(curso);
+      setSemestre(semestre);
+      setYearText(yearText);
+      setTouched(true);
+    }
     set(v);
   };
   return {

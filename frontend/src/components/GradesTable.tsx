@@ -17,11 +17,12 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
   const [pager, dispatch] = useReducer(pagerReducer, initialPager);
   // As many rows as fit the panel, so a projector never shows a half-scrolled table.
   const bodyRef = useRef<HTMLDivElement>(null);
-  const [rowsShown, setRowsShown] = useState(0);
+  // Whether rows were rendered, so the panel is measured again with real rows in it.
+  const [hasRows, setHasRows] = useState(false);
   const limit = useFitRows(
     bodyRef,
     { rowPx: 41, headerPx: 36, min: 5, max: 50, fallback: PAGE_SIZE, autoHeightQuery: '(max-width: 760px)' },
-    rowsShown > 0,
+    hasRows,
   );
 
   const { filters } = filter;
@@ -41,7 +42,7 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
     : 'all courses and terms';
 
   const shown = data?.items.length ?? 0;
-  useEffect(() => setRowsShown(shown), [shown]);
+  if (shown > 0 !== hasRows) setHasRows(shown > 0);
   const hasNext = !!data?.next_cursor;
   return (
     <FilterPanel

@@ -1,6 +1,6 @@
 import { memo } from 'react';
 import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { usePolled } from '../hooks';
+import { useNow, usePolled } from '../hooks';
 import { benchmarkDate, shortMachine, toBenchmarkRows } from '../lib/benchmark';
 import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
 import { latencyVerdict, MIN_SAMPLES, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
@@ -38,7 +38,8 @@ export function RouteComparison() {
   const verdict = latencyVerdict(rows);
   const maxP99 = Math.max(1, ...rows.map((r) => r.p99 ?? 0));
   const windowS = routes?.window_seconds ?? 60;
-  const stale = routesAt !== null && Date.now() - routesAt > 15_000;
+  const now = useNow(5000);
+  const stale = routesAt !== null && now - routesAt > 15_000;
 
   return (
     <Panel
