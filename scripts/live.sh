@@ -22,7 +22,7 @@ load_rate=${LIVE_LOAD_RATE:-5000}
 clients=${LIVE_CLIENTS:-100}
 runs=${LIVE_RUNS:-2}
 seconds=${LIVE_SECONDS:-20}
-base=${LIVE_PORT_BASE:-9450}
+SERVICES_PORT_BASE=${LIVE_PORT_BASE:-9450}
 db=${LIVE_DB:-grades_live}
 prefix=${LIVE_PREFIX:-live:}
 server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
@@ -40,18 +40,16 @@ else
     bin=target/release
 fi
 trap 'services_stop 10' EXIT
-export REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
-rest=http://127.0.0.1:$((base + 1))
-realtime=http://127.0.0.1:$((base + 3))
+export MYSQL_URL=$server/$db REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
+rest=$(service_url rest-api)
+realtime=$(service_url realtime)
 hz=$(getconf CLK_TCK)
 
 sql_fresh_database "$db" "$bin/rest-api"
 redis_forget "$redis" "$prefix"
-service_start rest-api "$out/rest-api.log" env MYSQL_URL="$server/$db" PORT=$((base + 1)) MIGRATE=false "$bin/rest-api"
-service_start realtime "$out/realtime.log" env MYSQL_URL="$server/$db" PORT=$((base + 3)) "$bin/realtime"
-realtime_pid=${SERVICE_PIDS[1]}
-service_wait_ready "$rest/readyz"
-service_wait_ready "$realtime/readyz"
+services_launch "$bin" "$out" rest-api realtime
+realtime_pid=$(process_pid realtime)
+services_wait_ready 60 rest-api realtime
 
 # What else the machine was doing: the 1-minute load average and the compilers running.
 noise() { echo "\"loadavg\": $(cut -d' ' -f1 /proc/loadavg), \"compilers\": $(pgrep -c -x 'rustc|cc1|cc1plus' 2>/dev/null || true)"; }
@@ -85,7 +83,7 @@ for ((run = 1; run <= runs; run++)); do
     wait "$hold"
     lag=$(terms_lag)
     result=$(grep -v '^connected$' "$out/hold.out")
-    echo "{\"kind\": \"loaded\", \"run\": $run, $before, \"offered_rate\": $load_rate, \"terms_lag_at_end\": ${lag:-null}, \"load\": $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; print(json.dumps({'stored_rate': round(t['throughput_per_sec']), 'p50_ms': t['p50_ms'], 'p99_ms': t['p99_ms'], 'errors': sum(t['errors'].values())}))" "$out/load-$run.json"), \"result\": $result}" | tee -a "$out/live.jsonl"
+    echo "{\"kind\": \"loaded\", \"run\": $run, $before, \"offered_rate\": $load_rate, \"terms_lag_at_end\": ${lag:-null}, \"load\": \"$out/load-$run.json\", \"result\": $result}" | tee -a "$out/live.jsonl"
     # Let the projector catch up before the next run measures latency.
     for ((i = 0; i < 600; i++)); do [[ "$(terms_lag)" == 0 ]] && break; sleep 0.1; done
 done
