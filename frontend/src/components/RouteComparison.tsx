@@ -3,6 +3,7 @@ import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YA
 import { useNow, usePolled } from '../hooks';
 import { benchmarkDate, shortMachine, toBenchmarkRows } from '../lib/benchmark';
 import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
+import { palette } from '../lib/palette';
 import { latencyVerdict, MIN_SAMPLES, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
 import { useConnection, useLiveTotals, useRealtimeApi, useRouteLive } from '../realtime';
 import { EmptyState, Panel, tooltipStyle } from './ui';
@@ -139,9 +140,9 @@ export function RouteComparison() {
                         </linearGradient>
                       ))}
                     </defs>
-                    <CartesianGrid vertical={false} stroke="#1e2940" />
-                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} />
-                    <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={52} tickFormatter={(v) => formatAxisRate(Number(v))} />
+                    <CartesianGrid vertical={false} stroke={palette.grid} />
+                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: palette.tick, fontSize: 11 }} tickLine={false} axisLine={false} />
+                    <YAxis tick={{ fill: palette.tick, fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={52} tickFormatter={(v) => formatAxisRate(Number(v))} />
                     <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), name === 'grpc' ? 'gRPC' : name === 'rest' ? 'REST' : String(name)]} />
                     {rows.map((r) => (
                       <Area key={r.route} type="monotone" dataKey={r.route} stroke={r.color} strokeWidth={2} fill={`url(#tp-${r.route})`} isAnimationActive={false} dot={false} connectNulls />

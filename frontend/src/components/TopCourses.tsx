@@ -4,9 +4,8 @@ import { formatCompact, formatNumber } from '../lib/format';
 import type { Term } from '../lib/terms';
 import { useRealtimeApi } from '../realtime';
 import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { palette } from '../lib/palette';
 import { tooltipStyle } from './ui';
-
-const BAR_COLORS = ['#38bdf8', '#818cf8', '#c084fc'];
 
 export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | null; refreshAll: number }) {
   const { api } = useRealtimeApi();
@@ -31,9 +30,9 @@ export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | nu
           <div className="chart" data-testid="topcourses-chart" data-count={bars.length}>
             <ResponsiveContainer width="100%" height="100%">
               <BarChart data={bars} margin={{ top: 26, right: 8, bottom: 0, left: -12 }} barCategoryGap="28%">
-                <CartesianGrid vertical={false} stroke="#1e2940" />
-                <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 14, fontWeight: 600 }} />
-                <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} tickFormatter={formatCompact} width={48} />
+                <CartesianGrid vertical={false} stroke={palette.grid} />
+                <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: palette.category, fontSize: 14, fontWeight: 600 }} />
+                <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: palette.tick, fontSize: 12 }} tickFormatter={formatCompact} width={48} />
                 <Tooltip
                   {...tooltipStyle}
                   formatter={(v) => [formatNumber(Number(v)), 'students']}
@@ -44,9 +43,9 @@ export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | nu
                 />
                 <Bar dataKey="students" radius={[8, 8, 0, 0]} isAnimationActive={false} maxBarSize={88}>
                   {bars.map((b, i) => (
-                    <Cell key={b.curso} fill={BAR_COLORS[i % BAR_COLORS.length]} />
+                    <Cell key={b.curso} fill={palette.bars[i % palette.bars.length]} />
                   ))}
-                  <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill="#e7ecf5" fontSize={14} fontWeight={700} />
+                  <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill={palette.text} fontSize={14} fontWeight={700} />
                 </Bar>
               </BarChart>
             </ResponsiveContainer>
