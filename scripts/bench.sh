@@ -7,32 +7,19 @@
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
 seconds=${BENCH_SECONDS:-10}
 students=${BENCH_STUDENTS:-500}
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
-db=grades_bench
-out=target/bench
-results=$out/bench.jsonl
-mkdir -p "$out"
-: >"$results"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-sql_server "$server"
-
-cargo build --release --bins
-bin=target/release
-trap 'services_stop 10' EXIT
-export MYSQL_URL=$server/$db REDIS_URL=$redis REDIS_PREFIX=bench: LOG_FORMAT=json RUST_LOG=warn
-SERVICES_PORT_BASE=8100
+benchmark_start bench grades_bench bench: 8100
+results=$out/bench.jsonl
+: >"$results"
 record() { echo "$1" >>"$results"; }
-now() { date +%s.%N; }
 
 fresh_db() {
     sql_fresh_database "$db" "$bin/rest-api"
-    redis_forget "$redis" bench:
+    redis_forget "$redis" "$prefix"
 }
 
 # ---------------------------------------------------------------- the database ceiling
@@ -78,7 +65,7 @@ load() { # route url metrics_url connections pool: one wrk run, its raw figures 
     start=$(now)
     for _ in $(seq 1 1200); do
         if [[ "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')" == 0 && "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')" == 0 ]]; then
-            caught=$(python3 -c "print(round($(now) - $start, 2))"); break
+            caught=$(seconds_since "$start"); break
         fi
         sleep 0.1
     done

@@ -349,7 +349,7 @@ def live_section(folder):
         "compiler processes running when the measurement started).\n",
         "### Ingest-to-browser latency\n",
         f"Open-loop Poisson POSTs to rest-api ({meta['seconds']} s measured after 3 s of warm-up, 64 keep-alive "
-        "connections, `scripts/live_probe.mjs`). For every grade answered 201: from that 201's arrival at the "
+        "connections, `frontend/scripts/live_probe.mjs`). For every grade answered 201: from that 201's arrival at the "
         "generator to the first Socket.IO push carrying its id at a connected client (socket.io-client over "
         "WebSocket, same process, same clock). *sampled*: the `recent_grades` feed the dashboard shows (at most "
         "20 grades a push, about 10 pushes a second); *all_grades*: a client that sent `subscribe_all_grades`. "

@@ -13,28 +13,15 @@
 #   of scripts/lib/services.txt shifted by 100), so a run can share a machine with other work
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
 seconds=${COMPARE_SECONDS:-8}
 slo=${COMPARE_SLO_MS:-20}
 first_rate=${COMPARE_START:-2000}
 factor=${COMPARE_FACTOR:-1.25}
 students=${BENCH_STUDENTS:-500}
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
-db=${COMPARE_DB:-grades_compare}
-prefix=${COMPARE_REDIS_PREFIX:-compare:}
-SERVICES_PORT_BASE=${COMPARE_PORT_BASE:-8100}
-out=target/compare
-mkdir -p "$out"
-sql_server "$server"
-
-cargo build --release --bins
-bin=target/release
+benchmark_start compare "${COMPARE_DB:-grades_compare}" "${COMPARE_REDIS_PREFIX:-compare:}" "${COMPARE_PORT_BASE:-8100}"
 measured_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-trap 'services_stop 10' EXIT
-export MYSQL_URL=$server/$db REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
 
 fresh_db() {
     sql_fresh_database "$db" "$bin/rest-api"

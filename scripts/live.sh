@@ -14,33 +14,16 @@
 #   LIVE_PREFIX (live:)   LIVE_BIN (build target/release)   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)   REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
 rates=${LIVE_RATES:-1000 2000}
 load_rate=${LIVE_LOAD_RATE:-5000}
 clients=${LIVE_CLIENTS:-100}
 runs=${LIVE_RUNS:-2}
 seconds=${LIVE_SECONDS:-20}
-SERVICES_PORT_BASE=${LIVE_PORT_BASE:-9450}
-db=${LIVE_DB:-grades_live}
-prefix=${LIVE_PREFIX:-live:}
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
-out=target/live
-mkdir -p "$out"
-sql_server "$server"
 [[ -d frontend/node_modules/socket.io-client ]] || { echo "socket.io-client missing: run (cd frontend && npm ci) first" >&2; exit 1; }
-
 # LIVE_BIN: measure binaries built beforehand (a copy, so others' rebuilds do not change them mid-run).
-if [[ -n ${LIVE_BIN:-} ]]; then
-    bin=$LIVE_BIN
-else
-    cargo build --release --bins
-    bin=target/release
-fi
-trap 'services_stop 10' EXIT
-export MYSQL_URL=$server/$db REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
+benchmark_start live "${LIVE_DB:-grades_live}" "${LIVE_PREFIX:-live:}" "${LIVE_PORT_BASE:-9450}" "${LIVE_BIN:-}"
 rest=$(service_url rest-api)
 realtime=$(service_url realtime)
 hz=$(getconf CLK_TCK)
@@ -60,20 +43,20 @@ for ((run = 1; run <= runs; run++)); do
     for rate in $rates; do
         echo "== run $run: latency at $rate grades/s"
         before=$(noise)
-        result=$(node scripts/live_probe.mjs latency --url "$rest/grades" --realtime "$realtime" --rate "$rate" \
+        result=$(node frontend/scripts/live_probe.mjs latency --url "$rest/grades" --realtime "$realtime" --rate "$rate" \
             --seconds "$seconds" --warmup 3 --drain 3 --connections 64)
         echo "{\"kind\": \"latency\", \"run\": $run, $before, \"result\": $result}" | tee -a "$out/live.jsonl"
     done
 
     echo "== run $run: realtime idle with $clients clients"
     before=$(noise)
-    result=$(node scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
+    result=$(node frontend/scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
         --settle 3 --seconds "$seconds" --hz "$hz" | grep -v '^connected$')
     echo "{\"kind\": \"idle\", \"run\": $run, $before, \"result\": $result}" | tee -a "$out/live.jsonl"
 
     echo "== run $run: realtime with $clients clients while $load_rate grades/s are offered"
     before=$(noise)
-    node scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
+    node frontend/scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
         --settle 3 --seconds "$seconds" --hz "$hz" >"$out/hold.out" &
     hold=$!
     for ((i = 0; i < 600; i++)); do grep -q '^connected$' "$out/hold.out" && break; sleep 0.1; done

@@ -11,34 +11,25 @@
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
 big=${SCALE_DB:-grades_10m}
 empty=grades_scale_empty
 rate=${SCALE_RATE:-500}
 seconds=${SCALE_SECONDS:-30}
 requests=${SCALE_REQUESTS:-200}
-out=target/scale
-mkdir -p "$out"
+server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 sql_server "$server"
 held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
     { echo "no grades in $big: fill it first (MYSQL_URL=$server/$big just seed 10000000)" >&2; exit 1; }
 
-cargo build --release --bins
-bin=target/release
-trap 'services_stop 10' EXIT
-export REDIS_URL=$redis LOG_FORMAT=json RUST_LOG=warn
-SERVICES_PORT_BASE=8200
+# Each database gets its own prefix below (scale-DB:), and the services its MYSQL_URL.
+benchmark_start scale "$big" scale: 8200
 rest=$(service_url rest-api)
 realtime=$(service_url realtime)
-now() { date +%s.%N; }
 # The live state's hash under a prefix, as crates/live/src/keys.rs names it (docs/CONTRACTS.md,
 # "Redis live state"): `synced_id` is there exactly when the live state is, `total` counts the grades.
 live_key() { echo "${1}live"; }
-since() { python3 -c "print(round($(now) - $1, 2))"; }
 
 start() { # db prefix: rest-api and realtime on db, the live state under prefix (rebuilt by the projector)
     redis_forget "$redis" "$2"
@@ -56,7 +47,7 @@ caught_up() { # seconds until both projections have folded everything and the li
         if [[ "$(service_metric "$rest" 'grades_projector_lag_ids{projection="terms"}')" == 0 &&
             "$(service_metric "$rest" 'grades_projector_lag_ids{projection="students"}')" == 0 &&
             "$(redis-cli -u "$redis" HEXISTS "$(live_key "$1")" synced_id)" == 1 ]]; then
-            since "$started"
+            seconds_since "$started"
             return
         fi
         sleep 0.1
@@ -79,7 +70,7 @@ flushed() { # label prefix db: the live state deleted under load
     redis-cli -u "$redis" DEL "$(live_key "$2")" >/dev/null
     deleted=$(now)
     for ((i = 0; i < 600; i++)); do
-        if [[ "$(redis-cli -u "$redis" HEXISTS "$(live_key "$2")" synced_id)" == 1 ]]; then back=$(since "$deleted"); break; fi
+        if [[ "$(redis-cli -u "$redis" HEXISTS "$(live_key "$2")" synced_id)" == 1 ]]; then back=$(seconds_since "$deleted"); break; fi
         sleep 0.05
     done
     wait "$load"

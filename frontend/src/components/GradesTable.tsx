@@ -5,7 +5,7 @@ import { canGoBack, currentCursor, initialPager, pageNumber, pagerReducer } from
 import { describeTerm } from '../lib/terms';
 import type { Course } from '../lib/types';
 import { useRealtimeApi } from '../realtime';
-import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
 import { NotaChip, RouteBadge } from './ui';
 
 /** Rows per page before the panel is measured (and on phones, where the panel grows instead). */
@@ -48,31 +48,27 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
     <FilterPanel
       title="Stored grades"
       subtitle={<>newest first · {scope}</>}
-      className="area-grades"
       prefix="grades"
-      filter={filter}
       query={query}
+      fields={{ courses, allCourses: true, allSemesters: true }}
       toolbar={
-        <>
-          <FilterFields filter={filter} prefix="grades" courses={courses} allCourses allSemesters />
-          <div className="pager">
-            <button type="button" className="btn btn-ghost" onClick={() => dispatch({ type: 'back' })} disabled={!canGoBack(pager)} data-testid="grades-prev">
-              ‹ Back
-            </button>
-            <span className="pager-page" data-testid="grades-page" data-value={pageNumber(pager)}>
-              Page {formatNumber(pageNumber(pager))}
-            </span>
-            <button
-              type="button"
-              className="btn btn-ghost"
-              onClick={() => dispatch({ type: 'next', cursor: data?.next_cursor })}
-              disabled={!hasNext}
-              data-testid="grades-next"
-            >
-              Next ›
-            </button>
-          </div>
-        </>
+        <div className="pager">
+          <button type="button" className="btn btn-ghost" onClick={() => dispatch({ type: 'back' })} disabled={!canGoBack(pager)} data-testid="grades-prev">
+            ‹ Back
+          </button>
+          <span className="pager-page" data-testid="grades-page" data-value={pageNumber(pager)}>
+            Page {formatNumber(pageNumber(pager))}
+          </span>
+          <button
+            type="button"
+            className="btn btn-ghost"
+            onClick={() => dispatch({ type: 'next', cursor: data?.next_cursor })}
+            disabled={!hasNext}
+            data-testid="grades-next"
+          >
+            Next ›
+          </button>
+        </div>
       }
       empty={(page) =>
         page.items.length ? null : pageNumber(pager) > 1 ? 'No more grades' : filtered ? `No grades yet for ${scope}` : 'No grades stored yet'

@@ -1,4 +1,5 @@
-import type { ReactNode } from 'react';
+import type { ReactElement, ReactNode } from 'react';
+import { ResponsiveContainer } from 'recharts';
 import { formatClock } from '../lib/format';
 import { palette } from '../lib/palette';
 import { routeLabel } from '../lib/routes';
@@ -198,3 +199,19 @@ export const tooltipStyle = {
   labelStyle: { color: palette.tooltipLabel, marginBottom: 4 },
   cursor: { fill: 'rgba(148,163,184,0.08)' },
 } as const;
+
+/** A chart filling its box (`.chart`); `testId` and `count` (the bars drawn) are for tests. */
+export function Chart({ testId, count, children }: { testId?: string; count?: number; children: ReactElement }) {
+  return (
+    <div className="chart" data-testid={testId} data-count={count}>
+      <ResponsiveContainer width="100%" height="100%">
+        {children}
+      </ResponsiveContainer>
+    </div>
+  );
+}
+
+/** A colour swatch before a label (a route, passed or failed). */
+export function Swatch({ color }: { color: string }) {
+  return <span className="swatch" style={{ background: color }} />;
+}
