@@ -15,8 +15,8 @@ test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .e
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
-test: lint test-rust test-frontend test-e2e check-deploy chaos-short smoke
+# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, the scripts' tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
+test: lint test-rust test-frontend test-scripts test-e2e check-deploy chaos-short smoke
 
 # Rust tests twice: every test against the MariaDB/Redis of TEST_MYSQL_URL / TEST_REDIS_URL, then the database tests against MySQL and Redis containers (test-rust-containers).
 test-rust *args:
@@ -32,6 +32,10 @@ test-rust-containers *args:
 # Dashboard unit tests (Vitest).
 test-frontend:
     cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm test
+
+# Tests of the scripts' own code (unittest): the launcher description read alike by shell and Python, the report writer.
+test-scripts:
+    cd scripts && python3 -m unittest discover --start-directory tests --top-level-directory .
 
 # Browser end-to-end test: real services + built dashboard in headless Chromium.
 test-e2e:
