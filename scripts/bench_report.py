@@ -245,7 +245,8 @@ def compare_tables(reports):
         half = report["half_load"]
         if half:
             ok = max(half["total"]["ok"], 1)
-            busy = {name: usage for name, usage in half["processes"].items() if usage["cpu_seconds"] > 0}
+            # By name, as grades-bench keeps them.
+            busy = {name: usage for name, usage in sorted(half["processes"].items()) if usage["cpu_seconds"] > 0}
             cpu = ", ".join(f"{name} {usage['cpu_seconds'] / ok * 1000:.3f}" for name, usage in busy.items())
             rss = ", ".join(
                 f"{name} {report['rss_idle_mib'].get(name, usage['rss_before_mib']):.0f} → {usage['rss_peak_mib']:.0f}"

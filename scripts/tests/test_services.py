@@ -70,7 +70,7 @@ class ServicesTable(unittest.TestCase):
         names = list(read_services())
         with tempfile.TemporaryDirectory() as folder:
             stand_ins(folder)
-            shell(f'services_launch {folder} {folder} {" ".join(names)}; wait', SERVICES_PORT_BASE="9200")
+            shell(f"services_launch {folder} {folder} {' '.join(names)}; wait", SERVICES_PORT_BASE="9200")
             from_shell = {name: settings(folder, name) for name in names}
             for name in names:
                 os.remove(pathlib.Path(folder) / f"{name}.settings")
@@ -80,7 +80,9 @@ class ServicesTable(unittest.TestCase):
             from_python = {name: settings(folder, name) for name in names}
         self.assertEqual(from_shell, from_python)
         self.assertEqual(from_shell["grpc-client"]["GRPC_SERVER_URL"], "http://127.0.0.1:51251")
-        self.assertEqual(from_shell["rest-api"], {"PORT": "9202", "GRPC_PORT": "", "GRPC_SERVER_URL": "", "MIGRATE": "false"})
+        self.assertEqual(
+            from_shell["rest-api"], {"PORT": "9202", "GRPC_PORT": "", "GRPC_SERVER_URL": "", "MIGRATE": "false"}
+        )
 
 
 if __name__ == "__main__":
