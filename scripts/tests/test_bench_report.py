@@ -57,6 +57,27 @@ class BenchRoute(unittest.TestCase):
         self.assertEqual(row["lag_at_end_ids"]["terms"], 0)
 
 
+class BenchSection(unittest.TestCase):
+    def test_ratios_from_the_ceilings_and_the_best_run_of_each_route(self):
+        route = BenchRoute().record()
+        rows = [
+            {"kind": "ceiling", "label": "before rest", "one_client": 50000, "four_clients": 60000},
+            {"kind": "ceiling", "label": "after", "one_client": 70000, "four_clients": 80000},
+            {"kind": "cold_ceiling", "rows_per_second": 30000},
+            route,
+            dict(route, route="grpc", wrk=str(FIXTURES / "wrk-latency.txt")),
+        ]
+        with tempfile.TemporaryDirectory() as folder:
+            path = pathlib.Path(folder) / "bench.jsonl"
+            path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+            section = bench_report.bench_section(str(path))
+        # 12,500.25 grades/s against the mean one-client ceiling of 60,000 rows/s.
+        self.assertIn("| **0.21** | ≥ 0.50 |", section)
+        self.assertIn("| grpc route / rest route (best of each) | **1.00** |", section)
+        row = "| rest | 500 | 64 | 12,500 | 0.81 | 1200.00 | 6 | 125.0 | 12 / 3 | 0.4 | mariadbd 0.99, rest-api 0.61 |"
+        self.assertIn(row, section)
+
+
 class CompareTables(unittest.TestCase):
     def test_tables_as_grades_bench_wrote_them(self):
         # Expected text: what `grades-bench report --markdown` wrote for these step results before
