@@ -15,8 +15,8 @@ test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .e
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
-test: lint test-rust test-frontend test-e2e check-deploy chaos-short smoke
+# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, the scripts' tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
+test: lint test-rust test-frontend test-scripts test-e2e check-deploy chaos-short smoke
 
 # Rust tests twice: every test against the MariaDB/Redis of TEST_MYSQL_URL / TEST_REDIS_URL, then the database tests against MySQL and Redis containers (test-rust-containers).
 test-rust *args:
@@ -32,6 +32,10 @@ test-rust-containers *args:
 # Dashboard unit tests (Vitest).
 test-frontend:
     cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm test
+
+# Tests of the scripts' own code (unittest): the launcher description read alike by shell and Python, the report writer.
+test-scripts:
+    cd scripts && python3 -m unittest discover --start-directory tests --top-level-directory .
 
 # Browser end-to-end test: real services + built dashboard in headless Chromium.
 test-e2e:
@@ -72,10 +76,36 @@ wire-types:
 migrate:
     MYSQL_URL={{ mysql_url }} cargo run -q --bin rest-api -- migrate
 
-# Dependency policy (just deny), format (rustfmt.toml) and clippy with warnings as errors: part of `just test`.
-lint: deny
+# Every language the repository holds, format and lint, plus the dependency policy (just deny): part of `just test`.
+lint: deny lint-rust lint-python lint-shell lint-frontend
+
+# Rust: format (rustfmt.toml) and clippy with warnings as errors.
+lint-rust:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Python: ruff's lint and format check (ruff.toml) over every Python file of the tree.
+lint-python: _lint-venv
+    .venv-lint/bin/ruff check
+    .venv-lint/bin/ruff format --check
+
+# Shell: ShellCheck (.shellcheckrc) over every tracked shell script, with or without the .sh ending.
+lint-shell: _lint-venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # A script without the ending is known by its first line (#!/usr/bin/env bash, #!/bin/sh, ...).
+    git ls-files -z | while IFS= read -r -d '' file; do
+        [[ -f $file ]] || continue
+        if [[ $file == *.sh ]] || head -n 1 "$file" | grep -qE '^#!.*[/ ](ba|da|k)?sh( |$)'; then printf '%s\0' "$file"; fi
+    done | xargs -0 .venv-lint/bin/shellcheck
+
+# The dashboard and the Node programs beside it: ESLint (frontend/eslint.config.js).
+lint-frontend:
+    cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run lint
+
+# The Python-packaged linters (ruff, ShellCheck) pinned in scripts/lint-requirements.txt, in .venv-lint.
+_lint-venv:
+    bash -c 'source scripts/lib/venv.sh && venv_sync .venv-lint scripts/lint-requirements.txt lint'
 
 # Dependency policy (deny.toml): licenses, banned crates, crates.io only. Offline; part of `just lint`.
 deny:

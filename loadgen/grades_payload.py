@@ -8,6 +8,7 @@ Like the original course generators, a share of requests sends the numeric
 fields as numeric strings ("carnet": "201900123", "nota": "87"), which both
 routes must accept.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ class PayloadConfig:
     idempotency_ratio: float = 0.1  # share of requests with an Idempotency-Key
 
     @classmethod
-    def from_env(cls) -> "PayloadConfig":
+    def from_env(cls) -> PayloadConfig:
         d = cls()
         cfg = cls(
             students=max(1, _env_int("LOADGEN_STUDENTS", d.students)),

@@ -32,6 +32,7 @@ carries it as Authorization: Bearer <token>.
 Payload knobs (grades_payload.py): LOADGEN_STUDENTS, LOADGEN_STRING_RATIO,
 LOADGEN_IDEMPOTENCY_RATIO, LOADGEN_YEAR_MIN, LOADGEN_YEAR_MAX.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,13 +67,27 @@ def _non_negative(text: str) -> float:
 @events.init_command_line_parser.add_listener
 def _add_options(parser) -> None:
     # Checked when parsed (flags and environment alike): a bad value stops Locust with a usage message.
-    parser.add_argument("--rate-per-user", type=_non_negative, default=0.0,
-                        env_var="LOADGEN_RATE_PER_USER",
-                        help="Constant-rate mode: requests per second per user (0 = think time, see --wait-min/max)")
-    parser.add_argument("--wait-min", type=_non_negative, default=0.1, env_var="LOADGEN_WAIT_MIN",
-                        help="Shortest think time between a user's requests, seconds")
-    parser.add_argument("--wait-max", type=_non_negative, default=0.5, env_var="LOADGEN_WAIT_MAX",
-                        help="Longest think time between a user's requests, seconds (at least --wait-min)")
+    parser.add_argument(
+        "--rate-per-user",
+        type=_non_negative,
+        default=0.0,
+        env_var="LOADGEN_RATE_PER_USER",
+        help="Constant-rate mode: requests per second per user (0 = think time, see --wait-min/max)",
+    )
+    parser.add_argument(
+        "--wait-min",
+        type=_non_negative,
+        default=0.1,
+        env_var="LOADGEN_WAIT_MIN",
+        help="Shortest think time between a user's requests, seconds",
+    )
+    parser.add_argument(
+        "--wait-max",
+        type=_non_negative,
+        default=0.5,
+        env_var="LOADGEN_WAIT_MAX",
+        help="Longest think time between a user's requests, seconds (at least --wait-min)",
+    )
 
 
 def request_name(route: str) -> str:
@@ -107,8 +122,9 @@ class GradeSubmitter(FastHttpUser):
         key = idempotency_key(self.rng, CONFIG)
         if key is not None:
             headers["Idempotency-Key"] = key
-        with self.client.post("/grades", data=json.dumps(grade), headers=headers, name=REQUEST_NAME,
-                              catch_response=True) as response:
+        with self.client.post(
+            "/grades", data=json.dumps(grade), headers=headers, name=REQUEST_NAME, catch_response=True
+        ) as response:
             # Renaming before the context exits files the request, success or
             # failure, under its route's row.
             response.request_meta["name"] = request_name(route_of(response.headers))
@@ -147,12 +163,17 @@ def _final_report(**_kwargs) -> None:
 
 def _print_route_split(environment) -> None:
     prefix = REQUEST_NAME + " ["
-    rows = {name[len(prefix):-1]: entry for (name, _method), entry in environment.stats.entries.items()
-            if name.startswith(prefix)}
+    rows = {
+        name[len(prefix) : -1]: entry
+        for (name, _method), entry in environment.stats.entries.items()
+        if name.startswith(prefix)
+    }
     total = sum(entry.num_requests for entry in rows.values())
     if not total:
         print("route split: no requests")
         return
-    parts = ", ".join(f"{route}={entry.num_requests} ({100.0 * entry.num_requests / total:.1f}%, "
-                      f"{entry.num_failures} failed)" for route, entry in sorted(rows.items()))
+    parts = ", ".join(
+        f"{route}={entry.num_requests} ({100.0 * entry.num_requests / total:.1f}%, {entry.num_failures} failed)"
+        for route, entry in sorted(rows.items())
+    )
     print(f"route split over {total} requests: {parts}")

@@ -6,29 +6,17 @@
 #       a headless run; CSV and HTML reports in $LOADGEN_RESULTS/<UTC time>/
 #
 # The venv lives in loadgen/.venv: created on the first run, re-used after,
-# reinstalled when requirements.txt changes (its hash is kept in the venv).
+# reinstalled when requirements.txt changes (scripts/lib/venv.sh).
 # Environment: PYTHON (default python3), LOADGEN_VENV (default loadgen/.venv),
 # LOADGEN_RESULTS (default loadgen/results), and every LOCUST_* / LOADGEN_* knob.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${LOADGEN_VENV:-${here}/.venv}"
-python="${PYTHON:-python3}"
 
-if [ ! -x "${venv}/bin/python" ]; then
-  echo "loadgen: creating ${venv}" >&2
-  "${python}" -m venv "${venv}" || {
-    echo "loadgen: could not create a virtual environment with ${python}: install python3-venv (Debian/Ubuntu) or set PYTHON" >&2
-    exit 1
-  }
-fi
-stamp="${venv}/.loadgen-requirements.sha256"
-want="$(sha256sum "${here}/requirements.txt" | cut -d' ' -f1)"
-if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
-  echo "loadgen: installing ${here}/requirements.txt into ${venv}" >&2
-  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check -r "${here}/requirements.txt"
-  echo "${want}" > "${stamp}"
-fi
+# shellcheck source=../scripts/lib/venv.sh
+source "${here}/../scripts/lib/venv.sh"
+venv_sync "${venv}" "${here}/requirements.txt" loadgen
 
 locust=("${venv}/bin/locust" -f "${here}/locustfile.py")
 export PYTHONPATH="${here}${PYTHONPATH:+:${PYTHONPATH}}"

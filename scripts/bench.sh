@@ -7,31 +7,19 @@
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
 seconds=${BENCH_SECONDS:-10}
 students=${BENCH_STUDENTS:-500}
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
-db=grades_bench
-out=target/bench
-results=$out/bench.jsonl
-mkdir -p "$out"
-: >"$results"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-sql_server "$server"
-
-cargo build --release --bins
-bin=target/release
-trap 'services_stop 10' EXIT
-export REDIS_URL=$redis REDIS_PREFIX=bench: LOG_FORMAT=json RUST_LOG=warn
+benchmark_start bench grades_bench bench: 8100
+results=$out/bench.jsonl
+: >"$results"
 record() { echo "$1" >>"$results"; }
-now() { date +%s.%N; }
 
 fresh_db() {
     sql_fresh_database "$db" "$bin/rest-api"
-    redis_forget "$redis" bench:
+    redis_forget "$redis" "$prefix"
 }
 
 # ---------------------------------------------------------------- the database ceiling
@@ -61,69 +49,45 @@ record "{\"kind\": \"cold_ceiling\", \"rows_per_second\": $(python3 -c "print(ro
 
 # ---------------------------------------------------------------- the routes
 
-load() { # route url metrics_url connections pool
+load() { # route url metrics_url connections pool: one wrk run, its raw figures recorded in bench.jsonl
     local route=$1 url=$2 metrics=$3 connections=$4 pool=$5
-    local sum0 count0 sum1 count1 lag_terms lag_students start caught
+    local run=$out/$route-c$connections-pool$pool start caught=null
+    local sum0 count0 sum1 count1 lag_terms lag_students
     sum0=$(service_metric "$metrics" grades_batch_size_sum); count0=$(service_metric "$metrics" grades_batch_size_count)
-    "$bin/grades-bench" watch --seconds "$seconds" >"$out/watch.json" &
+    "$bin/grades-bench" watch --seconds "$seconds" >"$run.watch.json" &
     local watcher=$!
-    POOL=$pool wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/post-grade.lua --latency "$url" >"$out/wrk.txt"
+    POOL=$pool wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/post-grade.lua --latency "$url" >"$run.wrk.txt"
     wait "$watcher"
     sum1=$(service_metric "$metrics" grades_batch_size_sum); count1=$(service_metric "$metrics" grades_batch_size_count)
     lag_terms=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')
     lag_students=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')
     # Until the projector has folded everything the load committed.
-    start=$(now); caught=""
+    start=$(now)
     for _ in $(seq 1 1200); do
         if [[ "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')" == 0 && "$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')" == 0 ]]; then
-            caught=$(python3 -c "print(round($(now) - $start, 2))"); break
+            caught=$(seconds_since "$start"); break
         fi
         sleep 0.1
     done
-    python3 - "$route" "$connections" "$pool" "$sum0" "$count0" "$sum1" "$count1" "${lag_terms:-0}" "${lag_students:-0}" "${caught:-null}" "$out/wrk.txt" "$out/watch.json" >>"$results" <<'PY'
-import json, re, sys
-route, conns, pool, s0, c0, s1, c1, lag_t, lag_s, caught, wrk_path, watch_path = sys.argv[1:]
-text = open(wrk_path).read()
-def latency(label):
-    m = re.search(r"^\s*" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    if not m: return None
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-batches = float(c1) - float(c0)
-print(json.dumps({
-    "kind": "route", "route": route, "connections": int(conns), "students": int(pool),
-    "grades_per_second": rps, "p50_ms": latency("50%"), "p99_ms": latency("99%"),
-    "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-    "socket_errors": sum(int(x) for x in socket.groups()) if socket else 0,
-    "mean_batch": (float(s1) - float(s0)) / batches if batches else None,
-    "lag_at_end_ids": {"terms": int(float(lag_t)), "students": int(float(lag_s))},
-    "caught_up_seconds": None if caught == "null" else float(caught),
-    "cores": {name: round(u["cores"], 2) for name, u in json.load(open(watch_path)).items() if u["cpu_seconds"] > 0},
-}))
-PY
-    echo "$route c=$connections pool=$pool: $(tail -1 "$results")"
+    # bench_report.py reads wrk's output and the watch, and makes the row of this run from them.
+    record "{\"kind\": \"route\", \"route\": \"$route\", \"connections\": $connections, \"students\": $pool, \"caught_up_seconds\": $caught, \"wrk\": \"$run.wrk.txt\", \"watch\": \"$run.watch.json\", \"metrics\": {\"grades_batch_size_sum\": [\"$sum0\", \"$sum1\"], \"grades_batch_size_count\": [\"$count0\", \"$count1\"], \"lag_terms\": [\"$lag_terms\"], \"lag_students\": [\"$lag_students\"]}}"
+    echo "$route c=$connections pool=$pool: $(grep 'Requests/sec' "$run.wrk.txt")"
 }
 
-start_route() { # route
-    case $1 in
-        rest)
-            service_start rest-api "$out/rest-api.log" env MYSQL_URL="$server/$db" PORT=8102 MIGRATE=false "$bin/rest-api"
-            service_wait_ready http://127.0.0.1:8102/readyz ;;
-        grpc)
-            service_start grpc-server "$out/grpc-server.log" env MYSQL_URL="$server/$db" PORT=8111 GRPC_PORT=50151 MIGRATE=false "$bin/grpc-server"
-            service_start grpc-client "$out/grpc-client.log" env PORT=8101 GRPC_SERVER_URL=http://127.0.0.1:50151 "$bin/grpc-client"
-            service_wait_ready http://127.0.0.1:8101/readyz ;;
-    esac
+start_route() { # route: its services on a fresh database, ready
+    local services
+    mapfile -t services < <(route_services "$1")
+    services_launch "$bin" "$out" "${services[@]}"
+    services_wait_ready 60 "${services[@]}"
 }
 
 for route in rest grpc; do
     ceiling "before $route"
     fresh_db
     start_route "$route"
-    if [[ $route == rest ]]; then url=http://127.0.0.1:8102/grades metrics=http://127.0.0.1:8102; else url=http://127.0.0.1:8101/grades metrics=http://127.0.0.1:8111; fi
+    url=$(route_url "$route")
+    # The writer's metrics: the route's first service is the one that stores (grpc-server, rest-api).
+    metrics=$(service_url "$(route_services "$route" | head -n 1)")
     POOL=$students wrk -t2 -c64 -d3s -s bench/post-grade.lua "$url" >/dev/null # warm-up, not measured
     for connections in 8 64 256; do
         load "$route" "$url" "$metrics" "$connections" "$students"
@@ -135,7 +99,7 @@ ceiling "after both routes"
 # The projector's worst case: a pool so wide that a student's grades almost never share a fold.
 fresh_db
 start_route rest
-load rest http://127.0.0.1:8102/grades http://127.0.0.1:8102 64 50000
+load rest "$(route_url rest)" "$(service_url rest-api)" 64 50000
 services_stop 10
 
 python3 scripts/bench_report.py bench "$results" BENCHMARKS.md

@@ -5,6 +5,7 @@
 Rows look like the routes' (same student pool, courses, terms; explicit ids, as the writer sends).
 Generated before the clock starts, so the generator's speed is not part of the measurement.
 """
+
 import random
 import sys
 
@@ -22,6 +23,8 @@ for _ in range(transactions):
             f"'{rng.choice(['1S', '2S'])}',{rng.randint(2019, 2025)},'rest',UTC_TIMESTAMP(3))"
         )
         next_id += 1
-    out.write("START TRANSACTION;\nINSERT INTO grades (id,carnet,nombre,curso,nota,semestre,year,route,created_at) VALUES ")
+    out.write(
+        "START TRANSACTION;\nINSERT INTO grades (id,carnet,nombre,curso,nota,semestre,year,route,created_at) VALUES "
+    )
     out.write(",".join(values))
     out.write(";\nCOMMIT;\n")

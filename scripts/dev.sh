@@ -33,6 +33,7 @@ cargo build --bins
 bin=target/debug
 
 stopping=false
+# shellcheck disable=SC2329 # called by the trap below
 stop() {
     if [[ $stopping == true ]]; then
         echo "killing..."
@@ -54,7 +55,7 @@ if [[ ${DEV_DB_USERS:-true} == true ]] &&
     [[ ${#db_urls[@]} == 3 ]]; then
     migration_url=${db_urls[0]}
     MYSQL_URL=${db_urls[1]}
-    export REALTIME_MYSQL_URL=${db_urls[2]}
+    REALTIME_MYSQL_URL=${db_urls[2]}
     echo "MySQL users: migrations as the migrator, the routes as the app user, realtime as the reader (scripts/sql/users.sql)"
 else
     migration_url=$MYSQL_URL
@@ -63,24 +64,28 @@ fi
 
 # rest-api migrates first (creating the database if needed); the others wait for it.
 MYSQL_URL=$migration_url "$bin/rest-api" migrate
-grades_services_start "$bin" -
-if [ -f frontend/package.json ]; then
-    (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
-    service_start_labelled dashboard "34" bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
-fi
+for service in "${GRADES_SERVICES[@]}"; do
+    if [[ $service == realtime && -n ${REALTIME_MYSQL_URL:-} ]]; then
+        service_launch "$bin" - "$service" MYSQL_URL="$REALTIME_MYSQL_URL"
+    else
+        service_launch "$bin" - "$service"
+    fi
+done
+(cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
+process_start dashboard - bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
 
-grades_services_wait 120 || { echo "a service did not become ready; its log lines above say why" >&2; exit 1; }
+services_wait_ready 120 "${GRADES_SERVICES[@]}" || { echo "a service did not become ready; its log lines above say why" >&2; exit 1; }
 cat <<INFO
 
   grades is running natively:
-    route 1 (grpc)  POST http://127.0.0.1:8001/grades   (grpc-client -> grpc-server :50051)
-    route 2 (rest)  POST http://127.0.0.1:8002/grades
-    realtime        http://127.0.0.1:8003/api/live
+    route 1 (grpc)  POST $(route_url grpc)   (grpc-client -> grpc-server :$(service_port grpc-server grpc))
+    route 2 (rest)  POST $(route_url rest)
+    realtime        $(service_url realtime)/api/live
     dashboard       http://127.0.0.1:5173   <- open this
   Try: just post rest   /   just post grpc        Ctrl-C stops everything.
 
 INFO
 # `wait -n` returns when a service exits or a trapped signal arrives (Ctrl-C is handled at once).
-wait -n "${SERVICE_PIDS[@]}" || true
+wait -n "${STARTED_PIDS[@]}" || true
 echo "a service exited; stopping the others" >&2
 exit 1

@@ -14,44 +14,25 @@
 #   LIVE_PREFIX (live:)   LIVE_BIN (build target/release)   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)   REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
 rates=${LIVE_RATES:-1000 2000}
 load_rate=${LIVE_LOAD_RATE:-5000}
 clients=${LIVE_CLIENTS:-100}
 runs=${LIVE_RUNS:-2}
 seconds=${LIVE_SECONDS:-20}
-base=${LIVE_PORT_BASE:-9450}
-db=${LIVE_DB:-grades_live}
-prefix=${LIVE_PREFIX:-live:}
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
-out=target/live
-mkdir -p "$out"
-sql_server "$server"
 [[ -d frontend/node_modules/socket.io-client ]] || { echo "socket.io-client missing: run (cd frontend && npm ci) first" >&2; exit 1; }
-
 # LIVE_BIN: measure binaries built beforehand (a copy, so others' rebuilds do not change them mid-run).
-if [[ -n ${LIVE_BIN:-} ]]; then
-    bin=$LIVE_BIN
-else
-    cargo build --release --bins
-    bin=target/release
-fi
-trap 'services_stop 10' EXIT
-export REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
-rest=http://127.0.0.1:$((base + 1))
-realtime=http://127.0.0.1:$((base + 3))
+benchmark_start live "${LIVE_DB:-grades_live}" "${LIVE_PREFIX:-live:}" "${LIVE_PORT_BASE:-9450}" "${LIVE_BIN:-}"
+rest=$(service_url rest-api)
+realtime=$(service_url realtime)
 hz=$(getconf CLK_TCK)
 
 sql_fresh_database "$db" "$bin/rest-api"
 redis_forget "$redis" "$prefix"
-service_start rest-api "$out/rest-api.log" env MYSQL_URL="$server/$db" PORT=$((base + 1)) MIGRATE=false "$bin/rest-api"
-service_start realtime "$out/realtime.log" env MYSQL_URL="$server/$db" PORT=$((base + 3)) "$bin/realtime"
-realtime_pid=${SERVICE_PIDS[1]}
-service_wait_ready "$rest/readyz"
-service_wait_ready "$realtime/readyz"
+services_launch "$bin" "$out" rest-api realtime
+realtime_pid=$(process_pid realtime)
+services_wait_ready 60 rest-api realtime
 
 # What else the machine was doing: the 1-minute load average and the compilers running.
 noise() { echo "\"loadavg\": $(cut -d' ' -f1 /proc/loadavg), \"compilers\": $(pgrep -c -x 'rustc|cc1|cc1plus' 2>/dev/null || true)"; }
@@ -62,20 +43,20 @@ for ((run = 1; run <= runs; run++)); do
     for rate in $rates; do
         echo "== run $run: latency at $rate grades/s"
         before=$(noise)
-        result=$(node scripts/live_probe.mjs latency --url "$rest/grades" --realtime "$realtime" --rate "$rate" \
+        result=$(node frontend/scripts/live_probe.mjs latency --url "$rest/grades" --realtime "$realtime" --rate "$rate" \
             --seconds "$seconds" --warmup 3 --drain 3 --connections 64)
         echo "{\"kind\": \"latency\", \"run\": $run, $before, \"result\": $result}" | tee -a "$out/live.jsonl"
     done
 
     echo "== run $run: realtime idle with $clients clients"
     before=$(noise)
-    result=$(node scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
+    result=$(node frontend/scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
         --settle 3 --seconds "$seconds" --hz "$hz" | grep -v '^connected$')
     echo "{\"kind\": \"idle\", \"run\": $run, $before, \"result\": $result}" | tee -a "$out/live.jsonl"
 
     echo "== run $run: realtime with $clients clients while $load_rate grades/s are offered"
     before=$(noise)
-    node scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
+    node frontend/scripts/live_probe.mjs hold --realtime "$realtime" --clients "$clients" --pid "$realtime_pid" \
         --settle 3 --seconds "$seconds" --hz "$hz" >"$out/hold.out" &
     hold=$!
     for ((i = 0; i < 600; i++)); do grep -q '^connected$' "$out/hold.out" && break; sleep 0.1; done
@@ -85,7 +66,7 @@ for ((run = 1; run <= runs; run++)); do
     wait "$hold"
     lag=$(terms_lag)
     result=$(grep -v '^connected$' "$out/hold.out")
-    echo "{\"kind\": \"loaded\", \"run\": $run, $before, \"offered_rate\": $load_rate, \"terms_lag_at_end\": ${lag:-null}, \"load\": $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; print(json.dumps({'stored_rate': round(t['throughput_per_sec']), 'p50_ms': t['p50_ms'], 'p99_ms': t['p99_ms'], 'errors': sum(t['errors'].values())}))" "$out/load-$run.json"), \"result\": $result}" | tee -a "$out/live.jsonl"
+    echo "{\"kind\": \"loaded\", \"run\": $run, $before, \"offered_rate\": $load_rate, \"terms_lag_at_end\": ${lag:-null}, \"load\": \"$out/load-$run.json\", \"result\": $result}" | tee -a "$out/live.jsonl"
     # Let the projector catch up before the next run measures latency.
     for ((i = 0; i < 600; i++)); do [[ "$(terms_lag)" == 0 ]] && break; sleep 0.1; done
 done

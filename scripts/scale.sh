@@ -11,37 +11,33 @@
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/services.sh
-source scripts/lib/mysql.sh
+source scripts/lib/benchmark.sh
 
-server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
-redis=${REDIS_URL:-redis://127.0.0.1:6379}
 big=${SCALE_DB:-grades_10m}
 empty=grades_scale_empty
 rate=${SCALE_RATE:-500}
 seconds=${SCALE_SECONDS:-30}
 requests=${SCALE_REQUESTS:-200}
-out=target/scale
-mkdir -p "$out"
+server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 sql_server "$server"
 held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
     { echo "no grades in $big: fill it first (MYSQL_URL=$server/$big just seed 10000000)" >&2; exit 1; }
 
-cargo build --release --bins
-bin=target/release
-trap 'services_stop 10' EXIT
-export REDIS_URL=$redis LOG_FORMAT=json RUST_LOG=warn
-rest=http://127.0.0.1:8202
-realtime=http://127.0.0.1:8203
-now() { date +%s.%N; }
-since() { python3 -c "print(round($(now) - $1, 2))"; }
+# Each database gets its own prefix below (scale-DB:), and the services its MYSQL_URL.
+benchmark_start scale "$big" scale: 8200
+rest=$(service_url rest-api)
+realtime=$(service_url realtime)
+# The live state's hash under a prefix, as crates/live/src/keys.rs names it (docs/CONTRACTS.md,
+# "Redis live state"): `synced_id` is there exactly when the live state is, `total` counts the grades.
+live_key() { echo "${1}live"; }
 
 start() { # db prefix: rest-api and realtime on db, the live state under prefix (rebuilt by the projector)
     redis_forget "$redis" "$2"
-    service_start rest-api "$out/rest-api-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8202 MIGRATE=false "$bin/rest-api"
-    service_start realtime "$out/realtime-$1.log" env MYSQL_URL="$server/$1" REDIS_PREFIX="$2" PORT=8203 "$bin/realtime"
-    service_wait_ready "$rest/readyz"
-    service_wait_ready "$realtime/readyz"
+    local service
+    for service in rest-api realtime; do
+        service_launch "$bin" "$out/$service-$1.log" "$service" MYSQL_URL="$server/$1" REDIS_PREFIX="$2"
+    done
+    services_wait_ready 60 rest-api realtime
 }
 
 caught_up() { # seconds until both projections have folded everything and the live state exists
@@ -50,8 +46,8 @@ caught_up() { # seconds until both projections have folded everything and the li
     for ((i = 0; i < 6000; i++)); do
         if [[ "$(service_metric "$rest" 'grades_projector_lag_ids{projection="terms"}')" == 0 &&
             "$(service_metric "$rest" 'grades_projector_lag_ids{projection="students"}')" == 0 &&
-            "$(redis-cli -u "$redis" HEXISTS "$1live" synced_id)" == 1 ]]; then
-            since "$started"
+            "$(redis-cli -u "$redis" HEXISTS "$(live_key "$1")" synced_id)" == 1 ]]; then
+            seconds_since "$started"
             return
         fi
         sleep 0.1
@@ -63,7 +59,7 @@ caught_up() { # seconds until both projections have folded everything and the li
 ingest() { # label
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 5 --connections 32 \
         --watch rest-api,realtime,mariadbd,redis-server --json "$out/ingest-$1.json" >/dev/null
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); t=r['total']; p=r['processes']; print(f\"$1: {t['throughput_per_sec']:.0f}/s p50 {t['p50_ms']:.2f} ms p99 {t['p99_ms']:.2f} ms errors {sum(t['errors'].values())} rest-api RSS peak {p['rest-api']['rss_peak_mib']:.0f} MiB\")" "$out/ingest-$1.json"
+    echo "$1: $(python3 scripts/bench_report.py summary "$out/ingest-$1.json")"
 }
 
 flushed() { # label prefix db: the live state deleted under load
@@ -71,23 +67,17 @@ flushed() { # label prefix db: the live state deleted under load
         --watch rest-api,realtime,mariadbd,redis-server --json "$out/flush-$1.json" >/dev/null &
     local load=$! deleted back="" i total count
     sleep 10
-    redis-cli -u "$redis" DEL "$2live" >/dev/null
+    redis-cli -u "$redis" DEL "$(live_key "$2")" >/dev/null
     deleted=$(now)
     for ((i = 0; i < 600; i++)); do
-        if [[ "$(redis-cli -u "$redis" HEXISTS "$2live" synced_id)" == 1 ]]; then back=$(since "$deleted"); break; fi
+        if [[ "$(redis-cli -u "$redis" HEXISTS "$(live_key "$2")" synced_id)" == 1 ]]; then back=$(seconds_since "$deleted"); break; fi
         sleep 0.05
     done
     wait "$load"
     caught_up "$2" >/dev/null
-    total=$(redis-cli -u "$redis" HGET "$2live" total)
+    total=$(redis-cli -u "$redis" HGET "$(live_key "$2")" total)
     count=$(sql_value "$3" "SELECT COUNT(*) FROM grades")
-    python3 - "$1" "$out/flush-$1.json" "${back:-null}" "$total" "$count" >>"$out/flush.jsonl" <<'PY'
-import json, sys
-label, path, back, total, count = sys.argv[1:]
-t = json.load(open(path))["total"]
-print(json.dumps({"db": label, "live_back_seconds": None if back == "null" else float(back), "live_total": int(total), "grades": int(count),
-                  "p50_ms": t["p50_ms"], "p99_ms": t["p99_ms"], "errors": sum(t["errors"].values())}))
-PY
+    echo "{\"db\": \"$1\", \"load\": \"$out/flush-$1.json\", \"live_back_seconds\": ${back:-null}, \"live_total\": ${total:-null}, \"grades\": $count}" >>"$out/flush.jsonl"
     echo "flush $1: $(tail -1 "$out/flush.jsonl")"
 }
 

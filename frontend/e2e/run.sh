@@ -11,8 +11,8 @@
 #   SCREENSHOT  optional path for a full-page screenshot (relative to the caller's directory)
 #   E2E_KEEP_LOGS=1  keep the service logs even when everything passed
 #
-# It migrates once (`rest-api migrate`), starts the services on free ports with a unique
-# REDIS_PREFIX (scripts/lib/services.sh, as `just dev` does), waits for every /readyz, serves dist/
+# It migrates once (`rest-api migrate`), starts the services on free ports (a port base none of
+# whose ports is taken) with a unique REDIS_PREFIX (scripts/lib/services.sh, as `just dev` does), waits for every /readyz, serves dist/
 # with scripts/serve.mjs (config.js generated from API_BASE_URL), runs e2e/dashboard.e2e.mjs and
 # stops everything on exit.
 set -Eeuo pipefail
@@ -55,13 +55,15 @@ mkdir -p "$LOG_DIR"
 say "logs in $LOG_DIR, REDIS_PREFIX=$REDIS_PREFIX"
 
 # The services are started, awaited and stopped by the project's shared helpers.
+# shellcheck source=../../scripts/lib/services.sh
 source "$ROOT/scripts/lib/services.sh"
+# shellcheck source=../../scripts/lib/mysql.sh
 source "$ROOT/scripts/lib/mysql.sh"
 
 # ------------------------------------------------------------------ cleanup
 DB_NAME=""
 STATUS=1
-# shellcheck disable=SC2317 # invoked by the EXIT trap
+# shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -91,15 +93,37 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ free ports
-mapfile -t PORTS < <(python3 -c '
+# A port base whose every service port is free (services.txt's ports shifted by base - 8000), and
+# one port more for the dashboard's server.
+mapfile -t DEFAULT_PORTS < <(services_ports)
+mapfile -t PORTS < <(python3 - "${DEFAULT_PORTS[@]}" <<'PY'
+import random
 import socket
-sockets = [socket.socket() for _ in range(6)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in sockets))')
-[[ ${#PORTS[@]} == 6 ]] || die "could not find free ports"
-GRPC_SERVER_PORT=${PORTS[0]} GRPC_PORT=${PORTS[1]} REST_API_PORT=${PORTS[2]} REALTIME_PORT=${PORTS[3]}
-GRPC_CLIENT_PORT=${PORTS[4]} DASHBOARD_PORT=${PORTS[5]}
+import sys
+
+defaults = [int(port) for port in sys.argv[1:]]
+
+
+def free(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+for _ in range(100):
+    base = random.randrange(10_000, 65_000 - max(defaults) + 8000)
+    if all(free(port + base - 8000) for port in defaults):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            print(base, probe.getsockname()[1], sep="\n")
+        break
+PY
+)
+[[ ${#PORTS[@]} == 2 ]] || die "could not find free ports"
+SERVICES_PORT_BASE=${PORTS[0]} DASHBOARD_PORT=${PORTS[1]}
 
 # ------------------------------------------------------------------ database
 # Each run gets its own empty database (MYSQL_URL's name plus a suffix), dropped on exit, so the
@@ -115,11 +139,11 @@ export MYSQL_URL="${MYSQL_URL%/*}/$DB_NAME" REDIS_URL REDIS_PREFIX RUST_LOG=${RU
 export COMPARE_JSON=${COMPARE_JSON:-$ROOT/docs/compare.json}
 
 # ------------------------------------------------------------------ services
-grades_services_start "$BIN_DIR" "$LOG_DIR"
-grades_services_wait "$READY_TIMEOUT" || die "the services did not become ready"
-service_start dashboard "$LOG_DIR/dashboard.log" env PORT="$DASHBOARD_PORT" HOST=127.0.0.1 \
-  API_BASE_URL="http://127.0.0.1:$REALTIME_PORT" node "$FRONTEND/scripts/serve.mjs" "$FRONTEND/dist"
-service_wait_ready "http://127.0.0.1:$DASHBOARD_PORT/healthz" "$READY_TIMEOUT" || die "the dashboard server did not start"
+services_launch "$BIN_DIR" "$LOG_DIR" "${GRADES_SERVICES[@]}"
+services_wait_ready "$READY_TIMEOUT" "${GRADES_SERVICES[@]}" || die "the services did not become ready"
+process_start dashboard "$LOG_DIR/dashboard.log" env PORT="$DASHBOARD_PORT" HOST=127.0.0.1 \
+  API_BASE_URL="$(service_url realtime)" node "$FRONTEND/scripts/serve.mjs" "$FRONTEND/dist"
+process_wait_ready "http://127.0.0.1:$DASHBOARD_PORT/healthz" "$READY_TIMEOUT" || die "the dashboard server did not start"
 say "services ready"
 
 # ------------------------------------------------------------------ test
@@ -128,9 +152,9 @@ set +e
 (
   cd "$FRONTEND"
   DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT/" \
-    REALTIME_URL="http://127.0.0.1:$REALTIME_PORT" \
-    GRPC_CLIENT_URL="http://127.0.0.1:$GRPC_CLIENT_PORT" \
-    REST_API_URL="http://127.0.0.1:$REST_API_PORT" \
+    REALTIME_URL="$(service_url realtime)" \
+    GRPC_CLIENT_URL="$(service_url grpc-client)" \
+    REST_API_URL="$(service_url rest-api)" \
     SCREENSHOT="${SCREENSHOT:-}" \
     node e2e/dashboard.e2e.mjs
 ) 2>&1 | tee "$LOG_DIR/e2e.log"

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState, type RefObject } from 'react';
 import { errorMessage } from './lib/api';
 import { fitRows } from './lib/pager';
 
@@ -22,8 +22,8 @@ export function usePolled<T>(
   refreshToken: string | number,
   intervalMs: number = STATIC_REFRESH_MS,
 ): Polled<T> {
-  const fetcherRef = useRef(fetcher);
-  fetcherRef.current = fetcher;
+  // The latest fetcher, called by the effect without making it a dependency.
+  const fetchLatest = useEffectEvent(fetcher);
   const [state, setState] = useState<Polled<T> & { key: string | null }>({
     key: null,
     data: null,
@@ -33,10 +33,8 @@ export function usePolled<T>(
   });
 
   useEffect(() => {
-    if (key === null) {
-      setState({ key: null, data: null, error: null, loading: false, updatedAt: null });
-      return;
-    }
+    // No key: nothing to fetch; the answer below is empty while the stored key differs.
+    if (key === null) return;
     let disposed = false;
     let seq = 0;
     let ctrl: AbortController | null = null;
@@ -48,7 +46,7 @@ export function usePolled<T>(
       setState((s) =>
         s.key === key ? { ...s, loading: true } : { key, data: null, error: null, loading: true, updatedAt: null },
       );
-      fetcherRef.current(mine.signal).then(
+      fetchLatest(mine.signal).then(
         (data) => {
           if (disposed || n !== seq) return;
           setState({ key, data, error: null, loading: false, updatedAt: Date.now() });
@@ -82,13 +80,11 @@ export function usePolled<T>(
 /** `value`, once it has stopped changing for `ms`; `flush()` applies the latest value at once. */
 export function useDebounced<T>(value: T, ms = 350): [T, () => void] {
   const [v, setV] = useState(value);
-  const latest = useRef(value);
-  latest.current = value;
   useEffect(() => {
     const id = window.setTimeout(() => setV(value), ms);
     return () => window.clearTimeout(id);
   }, [value, ms]);
-  const flush = useCallback(() => setV(latest.current), []);
+  const flush = useCallback(() => setV(value), [value]);
   return [v, flush];
 }
 
@@ -99,16 +95,14 @@ const reducedMotion = () =>
 export function useAnimatedNumber(target: number | null, durationMs = 700): number | null {
   const [shown, setShown] = useState<number | null>(target);
   const shownRef = useRef<number | null>(target);
+  // A jump (no number before, none now, or reduced motion) is shown in this very render; any other
+  // change is tweened by the effect.
+  const jump = target === null || shown === null || reducedMotion();
+  if (jump && shown !== target) setShown(target);
   useEffect(() => {
-    if (target === null) {
-      shownRef.current = null;
-      setShown(null);
-      return;
-    }
     const from = shownRef.current;
-    if (from === null || from === target || reducedMotion()) {
+    if (target === null || from === null || from === target || reducedMotion()) {
       shownRef.current = target;
-      setShown(target);
       return;
     }
     let raf = 0;
@@ -124,7 +118,7 @@ export function useAnimatedNumber(target: number | null, durationMs = 700): numb
     raf = requestAnimationFrame(step);
     return () => cancelAnimationFrame(raf);
   }, [target, durationMs]);
-  return shown;
+  return jump ? target : shown;
 }
 
 /** Re-renders every `ms` (for relative times). */

@@ -128,7 +128,7 @@ describe('RealtimeProvider: a push re-renders only the panels that show it', () 
     container = document.createElement('div');
     document.body.appendChild(container);
     root = createRoot(container);
-    await act(async () => {
+    act(() => {
       root.render(
         <RealtimeProvider endpoints={endpoints} connect={() => socket}>
           {PANELS.map((name) => (
@@ -137,7 +137,9 @@ describe('RealtimeProvider: a push re-renders only the panels that show it', () 
         </RealtimeProvider>,
       );
     });
-    await act(async () => socket.fire('connect'));
+    act(() => {
+      socket.fire('connect');
+    });
     // Let the year filters' debounce settle before counting.
     await act(async () => new Promise((resolve) => setTimeout(resolve, 500)));
   });
@@ -161,9 +163,11 @@ describe('RealtimeProvider: a push re-renders only the panels that show it', () 
     for (const p of PANELS) expect(counts[p], p).toBeGreaterThan(0);
   });
 
-  it('a `total` push re-renders the live total and the route panel, not the fetching panels', async () => {
+  it('a `total` push re-renders the live total and the route panel, not the fetching panels', () => {
     const before = snapshot();
-    await act(async () => socket.fire('total', { total: 42, route_count: { grpc: 40, rest: 2 } }));
+    act(() => {
+      socket.fire('total', { total: 42, route_count: { grpc: 40, rest: 2 } });
+    });
     expect(container.querySelector('[data-testid="live-total"]')?.getAttribute('data-value')).toBe('42');
     const changed = rerendered(before);
     expect(changed).toContain('LiveTotal');
@@ -171,33 +175,39 @@ describe('RealtimeProvider: a push re-renders only the panels that show it', () 
     for (const p of [...FETCH_ONLY, 'RecentFeed', 'StudentsLive'] as PanelName[]) expect(changed).not.toContain(p);
   });
 
-  it('a `recent_grades` push re-renders only the feed', async () => {
+  it('a `recent_grades` push re-renders only the feed', () => {
     const before = snapshot();
-    await act(async () => socket.fire('recent_grades', [grade(1), grade(2)]));
+    act(() => {
+      socket.fire('recent_grades', [grade(1), grade(2)]);
+    });
     expect(container.querySelectorAll('[data-testid="recent-item"]').length).toBe(2);
     expect(rerendered(before)).toEqual(['RecentFeed']);
   });
 
-  it('a `routes` push re-renders the panels that show route figures, not the fetching panels', async () => {
+  it('a `routes` push re-renders the panels that show route figures, not the fetching panels', () => {
     const before = snapshot();
-    await act(async () => socket.fire('routes', routes));
+    act(() => {
+      socket.fire('routes', routes);
+    });
     expect(container.querySelector('[data-testid="routes-samples-rest"]')?.textContent).toBe('2');
     const changed = rerendered(before);
     expect(changed).toContain('RouteComparison');
     for (const p of [...FETCH_ONLY, 'RecentFeed', 'StudentsLive'] as PanelName[]) expect(changed).not.toContain(p);
   });
 
-  it('a `students` push for the subscribed term re-renders only the students panel', async () => {
+  it('a `students` push for the subscribed term re-renders only the students panel', () => {
     const [, [selection]] = socket.emitted.filter(([event]) => event === 'subscribe_students').at(-1)!;
     const before = snapshot();
-    await act(async () => socket.fire('students', { ...(selection as object), students: 7 }));
+    act(() => {
+      socket.fire('students', { ...(selection as object), students: 7 });
+    });
     expect(container.querySelector('[data-testid="students-count"]')?.getAttribute('data-value')).toBe('7');
     expect(rerendered(before)).toEqual(['StudentsLive']);
   });
 
-  it('the fetching panels never re-render across a burst of pushes of every kind', async () => {
+  it('the fetching panels never re-render across a burst of pushes of every kind', () => {
     const before = snapshot();
-    await act(async () => {
+    act(() => {
       for (let i = 0; i < 20; i++) {
         socket.fire('total', { total: 100 + i, route_count: { grpc: 50, rest: 50 + i } });
         socket.fire('recent_grades', [grade(10 + i)]);

@@ -58,7 +58,7 @@ const connectSocketIo: ConnectSocket = (endpoints) =>
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     timeout: 8000,
-  }) as unknown as SocketLike;
+  });
 
 const ApiCtx = createContext<RealtimeApi | null>(null);
 const ConnCtx = createContext<ConnState | null>(null);

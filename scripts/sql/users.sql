@@ -27,27 +27,19 @@ SET @migrator  = CONCAT(QUOTE(@migrator_user), '@', QUOTE(@grades_user_host));
 SET @app       = CONCAT(QUOTE(@app_user), '@', QUOTE(@grades_user_host));
 SET @reader    = CONCAT(QUOTE(@reader_user), '@', QUOTE(@grades_user_host));
 
-SET @statement = CONCAT('CREATE DATABASE IF NOT EXISTS ', @grades_db);
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+-- The three users with their passwords, for CREATE USER and ALTER USER alike.
+SET @users = CONCAT_WS(', ',
+    CONCAT(@migrator, ' IDENTIFIED BY ', QUOTE(@migrator_password)),
+    CONCAT(@app, ' IDENTIFIED BY ', QUOTE(@app_password)),
+    CONCAT(@reader, ' IDENTIFIED BY ', QUOTE(@reader_password)));
 
--- CREATE ... IF NOT EXISTS keeps an existing user; ALTER sets the password either way.
-SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @migrator, ' IDENTIFIED BY ', QUOTE(@migrator_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('ALTER USER ', @migrator, ' IDENTIFIED BY ', QUOTE(@migrator_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('GRANT ALL PRIVILEGES ON ', @grades_db, '.* TO ', @migrator);
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-
-SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @app, ' IDENTIFIED BY ', QUOTE(@app_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('ALTER USER ', @app, ' IDENTIFIED BY ', QUOTE(@app_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('GRANT SELECT, INSERT, UPDATE, CREATE TEMPORARY TABLES ON ', @grades_db, '.* TO ', @app);
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-
-SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @reader, ' IDENTIFIED BY ', QUOTE(@reader_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('ALTER USER ', @reader, ' IDENTIFIED BY ', QUOTE(@reader_password));
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
-SET @statement = CONCAT('GRANT SELECT ON ', @grades_db, '.* TO ', @reader);
-PREPARE grades_users FROM @statement; EXECUTE grades_users; DEALLOCATE PREPARE grades_users;
+-- One statement a line, built as text (identifiers cannot be variables) and run as a prepared
+-- statement; each PREPARE replaces the one before. CREATE ... IF NOT EXISTS keeps an existing
+-- user; ALTER sets the password either way.
+SET @statement = CONCAT('CREATE DATABASE IF NOT EXISTS ', @grades_db); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+SET @statement = CONCAT('CREATE USER IF NOT EXISTS ', @users); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+SET @statement = CONCAT('ALTER USER ', @users); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+SET @statement = CONCAT('GRANT ALL PRIVILEGES ON ', @grades_db, '.* TO ', @migrator); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+SET @statement = CONCAT('GRANT SELECT, INSERT, UPDATE, CREATE TEMPORARY TABLES ON ', @grades_db, '.* TO ', @app); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+SET @statement = CONCAT('GRANT SELECT ON ', @grades_db, '.* TO ', @reader); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+DEALLOCATE PREPARE grades_users;

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useDebounced, usePolled, type Polled } from '../hooks';
 import { parseYear, type ParsedYear, type Term } from '../lib/terms';
 import type { Course } from '../lib/types';
@@ -43,23 +43,26 @@ export function useTermFilters({
   /** Which parts of `defaultTerm` are adopted. */
   adopt?: { curso?: boolean; semestre?: boolean; year?: boolean };
 }): TermFilters {
-  const [curso, setCurso] = useState(initial.curso ?? '');
-  const [semestre, setSemestre] = useState(initial.semestre ?? '');
-  const [yearText, setYearText] = useState(initial.yearText ?? '');
+  const [chosenCurso, setCurso] = useState(initial.curso ?? '');
+  const [chosenSemestre, setSemestre] = useState(initial.semestre ?? '');
+  const [chosenYearText, setYearText] = useState(initial.yearText ?? '');
   const [touched, setTouched] = useState(false);
-  const { curso: adoptCurso, semestre: adoptSemestre, year: adoptYear } = adopt;
-
-  useEffect(() => {
-    if (touched || !defaultTerm) return;
-    if (adoptCurso) setCurso(defaultTerm.curso);
-    if (adoptSemestre) setSemestre(defaultTerm.semestre);
-    if (adoptYear && defaultTerm.year !== null) setYearText(String(defaultTerm.year));
-  }, [defaultTerm, touched, adoptCurso, adoptSemestre, adoptYear]);
+  // Until the user changes a filter, the adopted parts follow the newest grade's term.
+  const following = touched ? null : defaultTerm;
+  const curso = following && adopt.curso ? following.curso : chosenCurso;
+  const semestre = following && adopt.semestre ? following.semestre : chosenSemestre;
+  const yearText = following && adopt.year && following.year !== null ? String(following.year) : chosenYearText;
 
   const [debouncedYear, flushYear] = useDebounced(yearText, 400);
   const year = parseYear(debouncedYear);
   const touch = (set: (v: string) => void) => (v: string) => {
-    setTouched(true);
+    if (!touched) {
+      // The first change keeps what was shown for the other filters.
+      setCurso(curso);
+      setSemestre(semestre);
+      setYearText(yearText);
+      setTouched(true);
+    }
     set(v);
   };
   return {
@@ -77,6 +80,8 @@ export function useTermFilters({
 }
 
 export interface FilteredQuery<T> extends Polled<T> {
+  /** The filters it asks with. */
+  filter: TermFilters;
   /** Fetches again now (and applies a year typed less than the debounce ago). */
   refresh: () => void;
 }
@@ -97,11 +102,21 @@ export function useFilteredQuery<T>(
   const polled = usePolled(key, (signal) => (filters ? fetch(filters, signal) : Promise.reject(new Error('no filters'))), `${refresh}:${refreshAll}`);
   return {
     ...polled,
+    filter,
     refresh: () => {
       flushYear();
       setRefresh((n) => n + 1);
     },
   };
+}
+
+/** Which filter controls a panel shows. */
+export interface FieldOptions {
+  /** Shows the course select when given. */
+  courses?: Course[];
+  allCourses?: boolean;
+  allSemesters?: boolean;
+  yearPlaceholder?: string;
 }
 
 /** The filter controls of a panel, named `${prefix}-course`, `-semester`, `-year` for tests. */
@@ -112,15 +127,7 @@ export function FilterFields({
   allCourses = false,
   allSemesters = false,
   yearPlaceholder,
-}: {
-  filter: TermFilters;
-  prefix: string;
-  /** Shows the course select when given. */
-  courses?: Course[];
-  allCourses?: boolean;
-  allSemesters?: boolean;
-  yearPlaceholder?: string;
-}) {
+}: FieldOptions & { filter: TermFilters; prefix: string }) {
   return (
     <>
       {courses ? <CourseSelect courses={courses} value={filter.curso} onChange={filter.setCurso} testId={`${prefix}-course`} allowAll={allCourses} /> : null}
@@ -132,16 +139,16 @@ export function FilterFields({
 
 /**
  * A panel showing one filtered query: title with the last update, a refresh button, the filter
- * toolbar, and the body for each state (invalid year, error, loading, empty, data), with test ids
+ * controls (`fields`, then `toolbar`), and the body for each state (invalid year, error, loading,
+ * empty, data); its grid area is `area-${prefix}`, its test ids `panel-${prefix}`,
  * `${prefix}-error`, `${prefix}-empty` and `${prefix}-refresh`.
  */
 export function FilterPanel<T>({
   title,
   subtitle,
-  className,
   prefix,
-  filter,
   query,
+  fields = {},
   toolbar,
   empty,
   wrapBody = (body) => body,
@@ -150,18 +157,18 @@ export function FilterPanel<T>({
   title: ReactNode;
   /** Before the "updated" time. */
   subtitle: ReactNode;
-  className: string;
   prefix: string;
-  filter: TermFilters;
   query: FilteredQuery<T>;
-  toolbar: ReactNode;
+  fields?: FieldOptions;
+  /** After the filter controls (the grades table's pager). */
+  toolbar?: ReactNode;
   /** The message when the answer has nothing to show; null when it has. */
   empty: (data: T) => ReactNode | null;
   /** Puts every state's body in an element of the panel's own (the grades table measures it). */
   wrapBody?: (body: ReactNode) => ReactNode;
   children: (data: T) => ReactNode;
 }) {
-  const { data, error, loading, updatedAt } = query;
+  const { data, error, loading, updatedAt, filter } = query;
   let body: ReactNode;
   if (!filter.year.ok) body = <ErrorState message={filter.year.message} testId={`${prefix}-error`} />;
   else if (error) body = <ErrorState message={error} testId={`${prefix}-error`} />;
@@ -174,10 +181,15 @@ export function FilterPanel<T>({
     <Panel
       title={title}
       subtitle={<>{subtitle} <UpdatedAt at={updatedAt} /></>}
-      className={className}
+      className={`area-${prefix}`}
       testId={`panel-${prefix}`}
       actions={<RefreshButton onClick={query.refresh} busy={loading} testId={`${prefix}-refresh`} />}
-      toolbar={toolbar}
+      toolbar={
+        <>
+          <FilterFields filter={filter} prefix={prefix} {...fields} />
+          {toolbar}
+        </>
+      }
     >
       {wrapBody(body)}
     </Panel>

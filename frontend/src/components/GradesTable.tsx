@@ -5,7 +5,7 @@ import { canGoBack, currentCursor, initialPager, pageNumber, pagerReducer } from
 import { describeTerm } from '../lib/terms';
 import type { Course } from '../lib/types';
 import { useRealtimeApi } from '../realtime';
-import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
 import { NotaChip, RouteBadge } from './ui';
 
 /** Rows per page before the panel is measured (and on phones, where the panel grows instead). */
@@ -17,11 +17,12 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
   const [pager, dispatch] = useReducer(pagerReducer, initialPager);
   // As many rows as fit the panel, so a projector never shows a half-scrolled table.
   const bodyRef = useRef<HTMLDivElement>(null);
-  const [rowsShown, setRowsShown] = useState(0);
+  // Whether rows were rendered, so the panel is measured again with real rows in it.
+  const [hasRows, setHasRows] = useState(false);
   const limit = useFitRows(
     bodyRef,
     { rowPx: 41, headerPx: 36, min: 5, max: 50, fallback: PAGE_SIZE, autoHeightQuery: '(max-width: 760px)' },
-    rowsShown > 0,
+    hasRows,
   );
 
   const { filters } = filter;
@@ -41,37 +42,33 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
     : 'all courses and terms';
 
   const shown = data?.items.length ?? 0;
-  useEffect(() => setRowsShown(shown), [shown]);
+  if (shown > 0 !== hasRows) setHasRows(shown > 0);
   const hasNext = !!data?.next_cursor;
   return (
     <FilterPanel
       title="Stored grades"
       subtitle={<>newest first · {scope}</>}
-      className="area-grades"
       prefix="grades"
-      filter={filter}
       query={query}
+      fields={{ courses, allCourses: true, allSemesters: true }}
       toolbar={
-        <>
-          <FilterFields filter={filter} prefix="grades" courses={courses} allCourses allSemesters />
-          <div className="pager">
-            <button type="button" className="btn btn-ghost" onClick={() => dispatch({ type: 'back' })} disabled={!canGoBack(pager)} data-testid="grades-prev">
-              ‹ Back
-            </button>
-            <span className="pager-page" data-testid="grades-page" data-value={pageNumber(pager)}>
-              Page {formatNumber(pageNumber(pager))}
-            </span>
-            <button
-              type="button"
-              className="btn btn-ghost"
-              onClick={() => dispatch({ type: 'next', cursor: data?.next_cursor })}
-              disabled={!hasNext}
-              data-testid="grades-next"
-            >
-              Next ›
-            </button>
-          </div>
-        </>
+        <div className="pager">
+          <button type="button" className="btn btn-ghost" onClick={() => dispatch({ type: 'back' })} disabled={!canGoBack(pager)} data-testid="grades-prev">
+            ‹ Back
+          </button>
+          <span className="pager-page" data-testid="grades-page" data-value={pageNumber(pager)}>
+            Page {formatNumber(pageNumber(pager))}
+          </span>
+          <button
+            type="button"
+            className="btn btn-ghost"
+            onClick={() => dispatch({ type: 'next', cursor: data?.next_cursor })}
+            disabled={!hasNext}
+            data-testid="grades-next"
+          >
+            Next ›
+          </button>
+        </div>
       }
       empty={(page) =>
         page.items.length ? null : pageNumber(pager) > 1 ? 'No more grades' : filtered ? `No grades yet for ${scope}` : 'No grades stored yet'

@@ -2,6 +2,7 @@ import { CONN_LABEL, type ConnState } from '../lib/connection';
 import { useConnection } from '../realtime';
 import { useNow } from '../hooks';
 import { formatClock } from '../lib/format';
+import { palette } from '../lib/palette';
 
 export function ConnectionIndicator({ conn }: { conn: ConnState }) {
   const title =
@@ -26,10 +27,10 @@ export function Header({ apiBase, onRefresh }: { apiBase: string; onRefresh: () 
     <header className="topbar">
       <div className="brand">
         <svg className="brand-mark" viewBox="0 0 32 32" aria-hidden="true">
-          <rect width="32" height="32" rx="9" fill="#111a2e" />
-          <rect x="7" y="17" width="4" height="8" rx="1.5" fill="#38bdf8" />
-          <rect x="14" y="11" width="4" height="14" rx="1.5" fill="#c084fc" />
-          <rect x="21" y="6" width="4" height="19" rx="1.5" fill="#34d399" />
+          <rect width="32" height="32" rx="9" fill={palette.logo} />
+          <rect x="7" y="17" width="4" height="8" rx="1.5" fill={palette.grpc} />
+          <rect x="14" y="11" width="4" height="14" rx="1.5" fill={palette.rest} />
+          <rect x="21" y="6" width="4" height="19" rx="1.5" fill={palette.pass} />
         </svg>
         <div>
           <h1 className="brand-title">Grades</h1>

@@ -3,7 +3,7 @@ import { useAnimatedNumber } from '../hooks';
 import { formatNumber, formatPercent, formatRate } from '../lib/format';
 import { trafficShares } from '../lib/routes';
 import { useConnection, useLiveTotals, useRouteLive } from '../realtime';
-import { Panel } from './ui';
+import { Panel, Swatch } from './ui';
 
 export function LiveTotal() {
   const live = useLiveTotals();
@@ -66,7 +66,7 @@ export function LiveTotal() {
           <div className="split-legend">
             {shares.map((s) => (
               <div key={s.route} className="split-item">
-                <span className="swatch" style={{ background: s.color }} />
+                <Swatch color={s.color} />
                 <span className="split-name">{s.label}</span>
                 <span className="split-count" data-testid={`live-total-${s.route}`} data-value={s.count}>
                   {formatNumber(s.count)}

@@ -4,8 +4,8 @@ import { FAILED_COLOR, PASSED_COLOR, toPassFailPie } from '../lib/passfail';
 import { describeTerm, type Term } from '../lib/terms';
 import type { Course, PassFail as PassFailAnswer } from '../lib/types';
 import { useRealtimeApi } from '../realtime';
-import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
-import { EmptyState, tooltipStyle } from './ui';
+import { FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { EmptyState, Swatch, tooltipStyle } from './ui';
 
 export function PassFail({ courses, defaultTerm, refreshAll }: { courses: Course[]; defaultTerm: Term | null; refreshAll: number }) {
   const { api } = useRealtimeApi();
@@ -59,12 +59,12 @@ export function PassFail({ courses, defaultTerm, refreshAll }: { courses: Course
         </div>
         <div className="passfail-legend">
           <div className="kpi">
-            <span className="kpi-label"><span className="swatch" style={{ background: PASSED_COLOR }} />Passed</span>
+            <span className="kpi-label"><Swatch color={PASSED_COLOR} />Passed</span>
             <span className="kpi-value" data-testid="passfail-passed" data-value={pie.passed}>{formatNumber(pie.passed)}</span>
             <span className="kpi-note">nota ≥ 61</span>
           </div>
           <div className="kpi">
-            <span className="kpi-label"><span className="swatch" style={{ background: FAILED_COLOR }} />Failed</span>
+            <span className="kpi-label"><Swatch color={FAILED_COLOR} />Failed</span>
             <span className="kpi-value" data-testid="passfail-failed" data-value={pie.failed}>{formatNumber(pie.failed)}</span>
             <span className="kpi-note">nota &lt; 61</span>
           </div>
@@ -81,11 +81,9 @@ export function PassFail({ courses, defaultTerm, refreshAll }: { courses: Course
     <FilterPanel
       title="Pass / fail"
       subtitle={term}
-      className="area-passfail"
       prefix="passfail"
-      filter={filter}
       query={query}
-      toolbar={<FilterFields filter={filter} prefix="passfail" courses={courses} />}
+      fields={{ courses }}
       empty={() => null}
     >
       {chart}

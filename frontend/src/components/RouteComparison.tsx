@@ -1,11 +1,13 @@
-import { memo } from 'react';
-import { Area, AreaChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { usePolled } from '../hooks';
+import { memo, type ReactNode } from 'react';
+import { Area, AreaChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import { useNow, usePolled } from '../hooks';
 import { benchmarkDate, shortMachine, toBenchmarkRows } from '../lib/benchmark';
 import { formatAxisRate, formatClock, formatMs, formatNumber, formatPercent, formatRate } from '../lib/format';
-import { latencyVerdict, MIN_SAMPLES, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
+import { palette } from '../lib/palette';
+import { isRouteName, latencyVerdict, MIN_SAMPLES, routeLabel, timeTicks, toRouteRows, type LatencyVerdict } from '../lib/routes';
+import type { RouteName } from '../lib/types';
 import { useConnection, useLiveTotals, useRealtimeApi, useRouteLive } from '../realtime';
-import { EmptyState, Panel, tooltipStyle } from './ui';
+import { Chart, EmptyState, Panel, Swatch, tooltipStyle } from './ui';
 
 const verdictExplanation =
   `A difference in p50 is stated only when both routes have at least ${MIN_SAMPLES} requests in the window ` +
@@ -30,6 +32,48 @@ function VerdictText({ verdict }: { verdict: LatencyVerdict }) {
   }
 }
 
+/** A table with a row per route: its swatch and label (and `name`'s addition), then `cells`, under `head`. */
+function RouteTable<R extends { route: RouteName; label: string; color: string }>({
+  className,
+  rowTestId,
+  rows,
+  head,
+  name,
+  cells,
+}: {
+  className: string;
+  rowTestId: string;
+  rows: R[];
+  head: ReactNode;
+  name?: (row: R) => ReactNode;
+  cells: (row: R) => ReactNode;
+}) {
+  return (
+    <table className={`table table-compact ${className}`}>
+      <thead>
+        <tr>
+          <th>Route</th>
+          {head}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.route} data-testid={`${rowTestId}-${r.route}`}>
+            <td>
+              <span className="route-name">
+                <Swatch color={r.color} />
+                {r.label}
+                {name?.(r)}
+              </span>
+            </td>
+            {cells(r)}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function RouteComparison() {
   const { routes, throughput, routesAt } = useRouteLive();
   const live = useLiveTotals();
@@ -38,7 +82,8 @@ export function RouteComparison() {
   const verdict = latencyVerdict(rows);
   const maxP99 = Math.max(1, ...rows.map((r) => r.p99 ?? 0));
   const windowS = routes?.window_seconds ?? 60;
-  const stale = routesAt !== null && Date.now() - routesAt > 15_000;
+  const now = useNow(5000);
+  const stale = routesAt !== null && now - routesAt > 15_000;
 
   return (
     <Panel
@@ -84,70 +129,62 @@ export function RouteComparison() {
                 )}
               </div>
             </div>
-            <table className="table table-compact routes-table">
-              <thead>
-                <tr>
-                  <th>Route</th>
+            <RouteTable
+              className="routes-table"
+              rowTestId="routes-row"
+              rows={rows}
+              head={
+                <>
                   <th className="num col-stored">Stored</th>
                   <th className="num">Share</th>
                   <th className="num"><span className="wide-only">Throughput</span><span className="narrow-only">Req/s</span></th>
                   <th className="num" title={`Requests in the last ${windowS}s: the latency figures rest on these`}>n</th>
                   <th className="num">p50</th>
                   <th className="num">p99</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr key={r.route} data-testid={`routes-row-${r.route}`}>
-                    <td>
-                      <span className="route-name">
-                        <span className="swatch" style={{ background: r.color }} />
-                        {r.label}
-                        {r.fastest ? <span className="fastest" title="Lowest p50">fastest</span> : null}
-                      </span>
-                    </td>
-                    <td className="num col-stored">{formatNumber(r.stored)}</td>
-                    <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
-                    <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
-                    <td className="num" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
-                    <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
-                    <td className="num">
-                      <span className="p99" data-testid={`routes-p99-${r.route}`}>
-                        <span className="p99-bar" style={{ width: `${((r.p99 ?? 0) / maxP99) * 100}%`, background: r.color }} />
-                        <span className="p99-value">{formatMs(r.p99)}</span>
-                      </span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+                </>
+              }
+              name={(r) => (r.fastest ? <span className="fastest" title="Lowest p50">fastest</span> : null)}
+              cells={(r) => (
+                <>
+                  <td className="num col-stored">{formatNumber(r.stored)}</td>
+                  <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
+                  <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
+                  <td className="num" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
+                  <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
+                  <td className="num">
+                    <span className="p99" data-testid={`routes-p99-${r.route}`}>
+                      <span className="p99-bar" style={{ width: `${((r.p99 ?? 0) / maxP99) * 100}%`, background: r.color }} />
+                      <span className="p99-value">{formatMs(r.p99)}</span>
+                    </span>
+                  </td>
+                </>
+              )}
+            />
           </div>
           <div className="routes-chart">
             <div className="mini-title">Throughput (req/s), live</div>
             {throughput.length < 2 ? (
               <div className="chart-placeholder">collecting samples…</div>
             ) : (
-              <div className="chart">
-                <ResponsiveContainer width="100%" height="100%">
-                  <AreaChart data={throughput} margin={{ top: 6, right: 6, bottom: 0, left: -14 }}>
-                    <defs>
-                      {rows.map((r) => (
-                        <linearGradient key={r.route} id={`tp-${r.route}`} x1="0" y1="0" x2="0" y2="1">
-                          <stop offset="0%" stopColor={r.color} stopOpacity={0.35} />
-                          <stop offset="100%" stopColor={r.color} stopOpacity={0} />
-                        </linearGradient>
-                      ))}
-                    </defs>
-                    <CartesianGrid vertical={false} stroke="#1e2940" />
-                    <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} />
-                    <YAxis tick={{ fill: '#7d8aa6', fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={52} tickFormatter={(v) => formatAxisRate(Number(v))} />
-                    <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), name === 'grpc' ? 'gRPC' : name === 'rest' ? 'REST' : String(name)]} />
+              <Chart>
+                <AreaChart data={throughput} margin={{ top: 6, right: 6, bottom: 0, left: -14 }}>
+                  <defs>
                     {rows.map((r) => (
-                      <Area key={r.route} type="monotone" dataKey={r.route} stroke={r.color} strokeWidth={2} fill={`url(#tp-${r.route})`} isAnimationActive={false} dot={false} connectNulls />
+                      <linearGradient key={r.route} id={`tp-${r.route}`} x1="0" y1="0" x2="0" y2="1">
+                        <stop offset="0%" stopColor={r.color} stopOpacity={0.35} />
+                        <stop offset="100%" stopColor={r.color} stopOpacity={0} />
+                      </linearGradient>
                     ))}
-                  </AreaChart>
-                </ResponsiveContainer>
-              </div>
+                  </defs>
+                  <CartesianGrid vertical={false} stroke={palette.grid} />
+                  <XAxis dataKey="t" type="number" domain={['dataMin', 'dataMax']} ticks={timeTicks(throughput)} tickFormatter={(t) => formatClock(Number(t))} tick={{ fill: palette.tick, fontSize: 11 }} tickLine={false} axisLine={false} />
+                  <YAxis tick={{ fill: palette.tick, fontSize: 11 }} tickLine={false} axisLine={false} allowDecimals width={52} tickFormatter={(v) => formatAxisRate(Number(v))} />
+                  <Tooltip {...tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v, name) => [formatRate(Number(v)), isRouteName(name) ? routeLabel(name) : String(name)]} />
+                  {rows.map((r) => (
+                    <Area key={r.route} type="monotone" dataKey={r.route} stroke={r.color} strokeWidth={2} fill={`url(#tp-${r.route})`} isAnimationActive={false} dot={false} connectNulls />
+                  ))}
+                </AreaChart>
+              </Chart>
             )}
           </div>
         </div>
@@ -192,10 +229,12 @@ const PublishedBenchmark = memo(function PublishedBenchmark() {
           just compare · {date} · {shortMachine(data.machine)} · not live
         </span>
       </div>
-      <table className="table table-compact published-table">
-        <thead>
-          <tr>
-            <th>Route</th>
+      <RouteTable
+        className="published-table"
+        rowTestId="published-row"
+        rows={rows}
+        head={
+          <>
             <th className="num" title={`Highest offered rate whose p99 stayed under ${formatMs(data.slo_p99_ms)} (open loop)`}>
               <span className="wide-only">Max sustainable</span><span className="narrow-only">Max</span>
             </th>
@@ -203,31 +242,23 @@ const PublishedBenchmark = memo(function PublishedBenchmark() {
             <th className="num" title="CPU-seconds per 1,000 grades at half load: the route's processes, MySQL and Redis">
               <span className="wide-only">CPU-s / 1,000</span><span className="narrow-only">CPU</span>
             </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.route} data-testid={`published-row-${r.route}`}>
-              <td>
-                <span className="route-name">
-                  <span className="swatch" style={{ background: r.color }} />
-                  {r.label}
-                </span>
-              </td>
-              <td className="num" data-testid={`published-max-${r.route}`} data-value={r.maxSustainable ?? ''}>
-                {r.maxSustainable === null ? 'none held' : formatRate(r.maxSustainable)}
-                {r.ratio !== null && r.ratio !== 1 ? <span className="muted"> ({r.ratio.toFixed(2)}×)</span> : null}
-              </td>
-              <td className="num" data-testid={`published-latency-${r.route}`}>
-                {formatMs(r.p50)} / {formatMs(r.p99)}
-              </td>
-              <td className="num" data-testid={`published-cpu-${r.route}`} data-value={r.cpuPer1000 ?? ''}>
-                {r.cpuPer1000 === null ? '—' : r.cpuPer1000.toFixed(3)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+          </>
+        }
+        cells={(r) => (
+          <>
+            <td className="num" data-testid={`published-max-${r.route}`} data-value={r.maxSustainable ?? ''}>
+              {r.maxSustainable === null ? 'none held' : formatRate(r.maxSustainable)}
+              {r.ratio !== null && r.ratio !== 1 ? <span className="muted"> ({r.ratio.toFixed(2)}×)</span> : null}
+            </td>
+            <td className="num" data-testid={`published-latency-${r.route}`}>
+              {formatMs(r.p50)} / {formatMs(r.p99)}
+            </td>
+            <td className="num" data-testid={`published-cpu-${r.route}`} data-value={r.cpuPer1000 ?? ''}>
+              {r.cpuPer1000 === null ? '—' : r.cpuPer1000.toFixed(3)}
+            </td>
+          </>
+        )}
+      />
     </div>
   );
 });

@@ -1,12 +1,11 @@
-import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Cell, LabelList, Tooltip, XAxis, YAxis } from 'recharts';
 import { toTopCourseBars } from '../lib/charts';
 import { formatCompact, formatNumber } from '../lib/format';
 import type { Term } from '../lib/terms';
 import { useRealtimeApi } from '../realtime';
-import { FilterFields, FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
-import { tooltipStyle } from './ui';
-
-const BAR_COLORS = ['#38bdf8', '#818cf8', '#c084fc'];
+import { FilterPanel, useFilteredQuery, useTermFilters } from './FilterPanel';
+import { palette } from '../lib/palette';
+import { Chart, tooltipStyle } from './ui';
 
 export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | null; refreshAll: number }) {
   const { api } = useRealtimeApi();
@@ -18,39 +17,34 @@ export function TopCourses({ defaultTerm, refreshAll }: { defaultTerm: Term | nu
     <FilterPanel
       title="Top 3 courses"
       subtitle={<>by distinct students · {termLabel}</>}
-      className="area-topcourses"
       prefix="topcourses"
-      filter={filter}
       query={query}
-      toolbar={<FilterFields filter={filter} prefix="topcourses" />}
       empty={(data) => (toTopCourseBars(data, 3).length ? null : `No enrollments yet for ${termLabel}`)}
     >
       {(data) => {
         const bars = toTopCourseBars(data, 3);
         return (
-          <div className="chart" data-testid="topcourses-chart" data-count={bars.length}>
-            <ResponsiveContainer width="100%" height="100%">
-              <BarChart data={bars} margin={{ top: 26, right: 8, bottom: 0, left: -12 }} barCategoryGap="28%">
-                <CartesianGrid vertical={false} stroke="#1e2940" />
-                <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: '#c9d3e6', fontSize: 14, fontWeight: 600 }} />
-                <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: '#7d8aa6', fontSize: 12 }} tickFormatter={formatCompact} width={48} />
-                <Tooltip
-                  {...tooltipStyle}
-                  formatter={(v) => [formatNumber(Number(v)), 'students']}
-                  labelFormatter={(_, p) => {
-                    const b = p?.[0]?.payload as { curso?: string; name?: string } | undefined;
-                    return b ? `${b.curso} · ${b.name}` : '';
-                  }}
-                />
-                <Bar dataKey="students" radius={[8, 8, 0, 0]} isAnimationActive={false} maxBarSize={88}>
-                  {bars.map((b, i) => (
-                    <Cell key={b.curso} fill={BAR_COLORS[i % BAR_COLORS.length]} />
-                  ))}
-                  <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill="#e7ecf5" fontSize={14} fontWeight={700} />
-                </Bar>
-              </BarChart>
-            </ResponsiveContainer>
-          </div>
+          <Chart testId="topcourses-chart" count={bars.length}>
+            <BarChart data={bars} margin={{ top: 26, right: 8, bottom: 0, left: -12 }} barCategoryGap="28%">
+              <CartesianGrid vertical={false} stroke={palette.grid} />
+              <XAxis dataKey="label" tickLine={false} axisLine={false} tick={{ fill: palette.category, fontSize: 14, fontWeight: 600 }} />
+              <YAxis allowDecimals={false} tickLine={false} axisLine={false} tick={{ fill: palette.tick, fontSize: 12 }} tickFormatter={formatCompact} width={48} />
+              <Tooltip
+                {...tooltipStyle}
+                formatter={(v) => [formatNumber(Number(v)), 'students']}
+                labelFormatter={(_, p) => {
+                  const b = p?.[0]?.payload as { curso?: string; name?: string } | undefined;
+                  return b ? `${b.curso} · ${b.name}` : '';
+                }}
+              />
+              <Bar dataKey="students" radius={[8, 8, 0, 0]} isAnimationActive={false} maxBarSize={88}>
+                {bars.map((b, i) => (
+                  <Cell key={b.curso} fill={palette.bars[i % palette.bars.length]} />
+                ))}
+                <LabelList dataKey="students" position="top" formatter={(v) => formatNumber(Number(v))} fill={palette.text} fontSize={14} fontWeight={700} />
+              </Bar>
+            </BarChart>
+          </Chart>
         );
       }}
     </FilterPanel>

@@ -1,7 +1,10 @@
-import type { ReactNode } from 'react';
+import type { ReactElement, ReactNode } from 'react';
+import { ResponsiveContainer } from 'recharts';
 import { formatClock } from '../lib/format';
+import { palette } from '../lib/palette';
+import { routeLabel } from '../lib/routes';
 import { SEMESTERS } from '../lib/terms';
-import type { Course } from '../lib/types';
+import type { Course, RouteName } from '../lib/types';
 
 export function Panel({
   title,
@@ -175,9 +178,8 @@ export function YearInput({
   );
 }
 
-export function RouteBadge({ route }: { route: string }) {
-  const cls = route === 'grpc' ? 'badge-grpc' : route === 'rest' ? 'badge-rest' : 'badge-other';
-  return <span className={`badge ${cls}`}>{route === 'grpc' ? 'gRPC' : route === 'rest' ? 'REST' : route}</span>;
+export function RouteBadge({ route }: { route: RouteName }) {
+  return <span className={`badge badge-${route}`}>{routeLabel(route)}</span>;
 }
 
 export function NotaChip({ nota }: { nota: number }) {
@@ -186,14 +188,30 @@ export function NotaChip({ nota }: { nota: number }) {
 
 export const tooltipStyle = {
   contentStyle: {
-    background: '#0f1629',
-    border: '1px solid #26324d',
+    background: palette.tooltip,
+    border: `1px solid ${palette.line}`,
     borderRadius: 10,
-    color: '#e7ecf5',
+    color: palette.text,
     fontSize: 13,
     boxShadow: '0 10px 30px rgba(0,0,0,.45)',
   },
-  itemStyle: { color: '#e7ecf5' },
-  labelStyle: { color: '#93a1bd', marginBottom: 4 },
+  itemStyle: { color: palette.text },
+  labelStyle: { color: palette.tooltipLabel, marginBottom: 4 },
   cursor: { fill: 'rgba(148,163,184,0.08)' },
 } as const;
+
+/** A chart filling its box (`.chart`); `testId` and `count` (the bars drawn) are for tests. */
+export function Chart({ testId, count, children }: { testId?: string; count?: number; children: ReactElement }) {
+  return (
+    <div className="chart" data-testid={testId} data-count={count}>
+      <ResponsiveContainer width="100%" height="100%">
+        {children}
+      </ResponsiveContainer>
+    </div>
+  );
+}
+
+/** A colour swatch before a label (a route, passed or failed). */
+export function Swatch({ color }: { color: string }) {
+  return <span className="swatch" style={{ background: color }} />;
+}

@@ -30,7 +30,7 @@ export function problemMessage(status: number, body: unknown): string {
   const main = (p?.detail && String(p.detail)) || (p?.title && String(p.title)) || `Request failed (HTTP ${status})`;
   // Field errors add to `detail` only when it does not already say the same thing.
   const extra = Array.isArray(p?.errors)
-    ? p!.errors
+    ? p.errors
         .filter((e) => e && typeof e.message === 'string' && !main.includes(e.message))
         .map((e) => (e.field ? `${e.field}: ${e.message}` : e.message))
     : [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchmarkDate, shortMachine, toBenchmarkRows } from './benchmark';
+import { palette } from './palette';
 import type { CompareSummary } from './types';
 
 const half = (p50: number, p99: number, cpu: number) => ({
@@ -35,7 +36,7 @@ describe('toBenchmarkRows', () => {
   it('keeps a route that never held, without figures', () => {
     const rows = toBenchmarkRows({ ...summary, routes: [{ route: 'rest', max_sustainable_per_sec: null, half_load: null }] });
     expect(rows).toEqual([
-      { route: 'rest', label: 'REST', color: '#c084fc', maxSustainable: null, ratio: null, p50: null, p99: null, cpuPer1000: null },
+      { route: 'rest', label: 'REST', color: palette.rest, maxSustainable: null, ratio: null, p50: null, p99: null, cpuPer1000: null },
     ]);
   });
 

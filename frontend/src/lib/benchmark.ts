@@ -1,9 +1,9 @@
-import { compareRoutes, routeColor, routeLabel } from './routes';
-import type { CompareSummary } from './types';
+import { compareRoutes, isRouteName, routeColor, routeLabel } from './routes';
+import type { CompareSummary, RouteName } from './types';
 
 /** One route of the published comparison, as the route panel shows it. */
 export interface BenchmarkRow {
-  route: string;
+  route: RouteName;
   label: string;
   color: string;
   /** grades/s; null when no step held. */
@@ -22,15 +22,15 @@ function finite(v: unknown): number | null {
 
 /** The comparison's routes in the panel's order (gRPC, REST), with the ratio to the first route measured. */
 export function toBenchmarkRows(summary: CompareSummary | null | undefined): BenchmarkRow[] {
-  const routes = Array.isArray(summary?.routes) ? summary.routes.filter((r) => r && typeof r.route === 'string') : [];
+  const routes = Array.isArray(summary?.routes) ? summary.routes.filter((r) => r && isRouteName(r.route)) : [];
   const base = finite(routes[0]?.max_sustainable_per_sec);
   return routes
-    .map((r, i): BenchmarkRow => {
+    .map((r): BenchmarkRow => {
       const max = finite(r.max_sustainable_per_sec);
       return {
         route: r.route,
         label: routeLabel(r.route),
-        color: routeColor(r.route, i),
+        color: routeColor(r.route),
         maxSustainable: max,
         ratio: max !== null && base ? max / base : null,
         p50: finite(r.half_load?.p50_ms),

@@ -84,9 +84,9 @@ export function formatDateTime(iso: string | null | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${formatClock(d)}`;
 }
 
-/** Short axis label for a rate: 0.045 -> "0.045", 0.05 -> "0.05", 2.5 -> "2.5", 12 -> "12". */
-export function formatAxisRate(v: number): string {
-  if (!Number.isFinite(v)) return '';
+/** Short axis label for a rate: 0.045 -> "0.045", 0.05 -> "0.05", 2.5 -> "2.5", 12 -> "12"; none for no number. */
+export function formatAxisRate(v: number | null | undefined): string {
+  if (!isNum(v)) return '';
   if (v === 0) return '0';
   if (Math.abs(v) >= 10) return formatCompact(Math.round(v));
   return String(Number(v.toPrecision(2)));

@@ -1,8 +1,9 @@
+import { palette } from './palette';
 import type { PassFail } from './types';
 
 export const PASS_MARK = 61;
-export const PASSED_COLOR = '#34d399';
-export const FAILED_COLOR = '#fb7185';
+export const PASSED_COLOR = palette.pass;
+export const FAILED_COLOR = palette.fail;
 
 export interface PieSlice {
   key: 'passed' | 'failed';

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { appendThroughput, latencyVerdict, routeLabel, timeTicks, toRouteRows, trafficShares } from './routes';
+import {
+  appendThroughput,
+  latencyVerdict,
+  ROUTE_ORDER,
+  routeLabel,
+  timeTicks,
+  toRouteRows,
+  trafficShares,
+  type RouteCountsSeen,
+} from './routes';
 import type { RouteStats } from './types';
 
 const stats: RouteStats = {
@@ -30,10 +39,14 @@ describe('trafficShares', () => {
     ]);
     expect(trafficShares(undefined)).toHaveLength(2);
   });
-  it('keeps unknown routes after the known ones', () => {
-    const s = trafficShares({ zeta: 1, grpc: 1, alpha: 2, rest: 0 });
-    expect(s.map((x) => x.route)).toEqual(['grpc', 'rest', 'alpha', 'zeta']);
-    expect(s.reduce((a, b) => a + (b.share ?? 0), 0)).toBeCloseTo(1);
+  it('ignores routes this build does not know (a newer server) and reads numeric strings', () => {
+    const seen = { zeta: 5, grpc: '1', rest: 3 } as RouteCountsSeen;
+    const s = trafficShares(seen);
+    expect(s.map((x) => [x.route, x.count])).toEqual([
+      ['grpc', 1],
+      ['rest', 3],
+    ]);
+    expect(s[1].share).toBe(0.75);
   });
 });
 
@@ -106,7 +119,11 @@ describe('appendThroughput', () => {
     expect(h).toEqual([{ t: 1 }]);
   });
   it('labels routes', () => {
-    expect(routeLabel('http3')).toBe('HTTP3');
+    expect(ROUTE_ORDER.map(routeLabel)).toEqual(['gRPC', 'REST']);
+  });
+  it('leaves routes it does not know out of the history', () => {
+    const unknown = { window_seconds: 60, routes: [...stats.routes, { ...stats.routes[0], route: 'http3' }] } as RouteStats;
+    expect(Object.keys(appendThroughput([], unknown, 1)[0]).sort()).toEqual(['grpc', 'rest', 't']);
   });
 });
 

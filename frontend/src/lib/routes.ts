@@ -1,35 +1,39 @@
-import type { RouteStat, RouteStats } from './types';
+import { palette } from './palette';
+import type { RouteName, RouteStat, RouteStats } from './types';
 
 /**
- * Counts per route name as received: the wire's `RouteCount` (grpc and rest), read tolerantly so a
- * route added on the server, or one missing, never breaks the panel.
+ * Every route, in the panel's order, with its label and colour. `RouteName` is generated from the
+ * server's route type, so a route added there does not compile here until it has both.
  */
-export type RouteCountsSeen = Readonly<Record<string, number | undefined>>;
-
-export const ROUTE_ORDER = ['grpc', 'rest'];
-
-export const ROUTE_COLORS: Record<string, string> = {
-  grpc: '#38bdf8',
-  rest: '#c084fc',
+const ROUTES: Record<RouteName, { label: string; color: string }> = {
+  grpc: { label: 'gRPC', color: palette.grpc },
+  rest: { label: 'REST', color: palette.rest },
 };
-const FALLBACK_COLORS = ['#fbbf24', '#f472b6', '#a3e635', '#2dd4bf'];
 
-export function routeLabel(route: string): string {
-  if (route === 'grpc') return 'gRPC';
-  if (route === 'rest') return 'REST';
-  return route.toUpperCase();
+export const ROUTE_ORDER = Object.keys(ROUTES) as RouteName[];
+
+/** Whether a route name read from an answer is one this build knows (a newer server may know more). */
+export function isRouteName(name: unknown): name is RouteName {
+  return typeof name === 'string' && Object.hasOwn(ROUTES, name);
 }
 
-export function routeColor(route: string, index = 0): string {
-  return ROUTE_COLORS[route] ?? FALLBACK_COLORS[index % FALLBACK_COLORS.length];
+/**
+ * Counts per route as received (the wire's `RouteCounts`), read tolerantly: a count may be missing
+ * or a numeric string, and names this build does not know are ignored.
+ */
+export type RouteCountsSeen = Readonly<Partial<Record<RouteName, unknown>>>;
+
+export function routeLabel(route: RouteName): string {
+  return ROUTES[route].label;
 }
 
-/** grpc, rest first; any other route after, alphabetically. */
-export function compareRoutes(a: string, b: string): number {
-  const ia = ROUTE_ORDER.indexOf(a);
-  const ib = ROUTE_ORDER.indexOf(b);
-  if (ia !== -1 || ib !== -1) return (ia === -1 ? 99 : ia) - (ib === -1 ? 99 : ib);
-  return a.localeCompare(b);
+export function routeColor(route: RouteName): string {
+  return ROUTES[route].color;
+}
+
+/** In the panel's order: grpc, rest. */
+export function compareRoutes(a: RouteName, b: RouteName): number {
+  return ROUTE_ORDER.indexOf(a) - ROUTE_ORDER.indexOf(b);
 }
 
 function num(n: unknown): number | null {
@@ -38,7 +42,7 @@ function num(n: unknown): number | null {
 }
 
 export interface TrafficShare {
-  route: string;
+  route: RouteName;
   label: string;
   count: number;
   /** 0..1, null when no traffic at all. */
@@ -46,28 +50,24 @@ export interface TrafficShare {
   color: string;
 }
 
-/** route_count -> ordered shares. grpc and rest are always present (with 0) so the bar never jumps. */
+/** route_count -> ordered shares. Every route is present (with 0) so the bar never jumps. */
 export function trafficShares(routeCount: RouteCountsSeen | null | undefined): TrafficShare[] {
-  const counts: Record<string, number> = {};
-  for (const r of ROUTE_ORDER) counts[r] = 0;
-  for (const [k, v] of Object.entries(routeCount ?? {})) {
-    const n = num(v);
-    counts[k] = n !== null && n > 0 ? n : 0;
-  }
-  const sum = Object.values(counts).reduce((a, b) => a + b, 0);
-  return Object.keys(counts)
-    .sort(compareRoutes)
-    .map((route, i) => ({
-      route,
-      label: routeLabel(route),
-      count: counts[route],
-      share: sum > 0 ? counts[route] / sum : null,
-      color: routeColor(route, i),
-    }));
+  const counts = ROUTE_ORDER.map((route) => {
+    const n = num(routeCount?.[route]);
+    return n !== null && n > 0 ? n : 0;
+  });
+  const sum = counts.reduce((a, b) => a + b, 0);
+  return ROUTE_ORDER.map((route, i) => ({
+    route,
+    label: routeLabel(route),
+    count: counts[i],
+    share: sum > 0 ? counts[i] / sum : null,
+    color: routeColor(route),
+  }));
 }
 
 export interface RouteRow {
-  route: string;
+  route: RouteName;
   label: string;
   color: string;
   stored: number;
@@ -87,23 +87,22 @@ export interface RouteRow {
  * Shares come from route_count when given, else from `stored`.
  */
 export function toRouteRows(stats: RouteStats | null | undefined, routeCount?: RouteCountsSeen | null): RouteRow[] {
-  const byRoute = new Map<string, RouteStat>();
-  for (const r of stats?.routes ?? []) if (r && typeof r.route === 'string') byRoute.set(r.route, r);
-  const names = new Set<string>([...ROUTE_ORDER, ...byRoute.keys(), ...Object.keys(routeCount ?? {})]);
+  const byRoute = new Map<RouteName, RouteStat>();
+  for (const r of stats?.routes ?? []) if (r && isRouteName(r.route)) byRoute.set(r.route, r);
 
-  const stored: Record<string, number> = {};
-  for (const route of names) {
+  const stored = {} as Record<RouteName, number>;
+  for (const route of ROUTE_ORDER) {
     const live = routeCount ? num(routeCount[route]) : null;
     stored[route] = Math.max(0, live ?? num(byRoute.get(route)?.stored) ?? 0);
   }
   const sum = Object.values(stored).reduce((a, b) => a + b, 0);
 
-  const rows = [...names].sort(compareRoutes).map((route, i): RouteRow => {
+  const rows = ROUTE_ORDER.map((route): RouteRow => {
     const s = byRoute.get(route);
     return {
       route,
       label: routeLabel(route),
-      color: routeColor(route, i),
+      color: routeColor(route),
       stored: stored[route],
       share: sum > 0 ? stored[route] / sum : null,
       requests: Math.max(0, num(s?.requests) ?? 0),
@@ -155,11 +154,8 @@ export function latencyVerdict(rows: RouteRow[]): LatencyVerdict | null {
   return { kind: 'different', faster: fast.label, slower: slow.label, ratio: slow.p50 / Math.max(fast.p50, 0.001), samples };
 }
 
-/** A point of the throughput history chart: `t` (ms) plus one key per route. */
-export interface ThroughputPoint {
-  t: number;
-  [route: string]: number;
-}
+/** A point of the throughput history chart: `t` (ms) plus grades/s of each route. */
+export type ThroughputPoint = { t: number } & Partial<Record<RouteName, number>>;
 
 /** Appends one `routes` sample to a bounded history (oldest dropped first). */
 export function appendThroughput(
@@ -170,6 +166,7 @@ export function appendThroughput(
 ): ThroughputPoint[] {
   const point: ThroughputPoint = { t };
   for (const r of stats.routes ?? []) {
+    if (!isRouteName(r.route)) continue;
     const v = num(r.throughput_per_sec);
     point[r.route] = v !== null && v > 0 ? v : 0;
   }

@@ -1,7 +1,7 @@
 // The generator and Socket.IO receivers of `just live` (scripts/live.sh). Node, with the
-// dashboard's own socket.io-client (frontend/node_modules: `cd frontend && npm ci`).
+// dashboard's own socket.io-client (`npm ci` here first).
 //
-//   node scripts/live_probe.mjs latency --url URL --realtime URL --rate N --seconds S [--warmup W]
+//   node frontend/scripts/live_probe.mjs latency --url URL --realtime URL --rate N --seconds S [--warmup W]
 //        [--drain D] [--connections C] [--students K]
 //     POSTs grades to URL at an open-loop Poisson rate (intended send times drawn beforehand,
 //     kept whatever the server does; C keep-alive connections, more requests queue for them)
@@ -10,26 +10,21 @@
 //     sent after the warm-up and answered 201: the time from that 201's arrival here to the
 //     first push carrying its id, per feed, and the share of grades pushed at all.
 //
-//   node scripts/live_probe.mjs hold --realtime URL --clients N --pid PID --settle S --seconds T
+//   node frontend/scripts/live_probe.mjs hold --realtime URL --clients N --pid PID --settle S --seconds T
 //     Connects N dashboard-like clients (sampled feed, one `subscribe_students` each), prints
 //     `connected`, waits S seconds, then measures PID's CPU (from /proc, % of one core) and RSS
 //     over T seconds and the pushes the clients received meanwhile.
 //
 // Prints one JSON object on stdout. Both roles share this process's event loop: a receive time
 // includes the time the loop took to notice it (the same on both sides of a latency).
-import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
 import { parseArgs } from "node:util";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../frontend/package.json"));
 let io;
 try {
-  ({ io } = require("socket.io-client"));
+  ({ io } = await import("socket.io-client"));
 } catch {
   fail("socket.io-client is not installed: run `cd frontend && npm ci` first");
 }
@@ -119,12 +114,10 @@ async function latency(options) {
   const created = new Map(); // id -> 201 arrival time (measured grades only)
   const ingest = [];
   const errors = {};
-  let sent = 0;
   let measuredSent = 0;
   let inFlight = 0;
 
   const post = (intended, measured) => {
-    sent++;
     if (measured) measuredSent++;
     inFlight++;
     const body = grade(students);

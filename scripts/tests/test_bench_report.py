@@ -1,0 +1,107 @@
+"""bench_report.py, the writer of BENCHMARKS.md: wrk's output read, a `just bench` route row, the
+compare tables as `grades-bench step` results give them, and a section spliced in place."""
+
+import json
+import pathlib
+import tempfile
+import unittest
+
+import bench_report
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+
+
+class WrkResult(unittest.TestCase):
+    def test_reads_rate_latency_in_any_unit_and_failures(self):
+        result = bench_report.wrk_result((FIXTURES / "wrk-latency.txt").read_text())
+        self.assertEqual(
+            result,
+            {"grades_per_second": 12500.25, "p50_ms": 0.812, "p99_ms": 1200.0, "non_2xx": 3, "socket_errors": 3},
+        )
+
+    def test_a_missing_percentile_is_none_and_no_errors_count_zero(self):
+        result = bench_report.wrk_result("Requests/sec:  10.5\n")
+        self.assertEqual(result["p50_ms"], None)
+        self.assertEqual((result["non_2xx"], result["socket_errors"]), (0, 0))
+
+
+class BenchRoute(unittest.TestCase):
+    def record(self, **metrics):
+        return {
+            "kind": "route",
+            "route": "rest",
+            "connections": 64,
+            "students": 500,
+            "caught_up_seconds": 0.4,
+            "wrk": str(FIXTURES / "wrk-latency.txt"),
+            "watch": str(FIXTURES / "watch.json"),
+            "metrics": {
+                "grades_batch_size_sum": ["1000", "13500"],
+                "grades_batch_size_count": ["10", "110"],
+                "lag_terms": ["12"],
+                "lag_students": ["3.0"],
+                **metrics,
+            },
+        }
+
+    def test_row_from_raw_figures(self):
+        row = bench_report.route_run(self.record())
+        self.assertEqual(row["grades_per_second"], 12500.25)
+        self.assertEqual(row["mean_batch"], 125.0)
+        self.assertEqual(row["lag_at_end_ids"], {"terms": 12, "students": 3})
+        self.assertEqual(row["cores"], {"rest-api": 0.61, "mariadbd": 0.99})
+
+    def test_metrics_not_printed_count_as_zero(self):
+        row = bench_report.route_run(self.record(grades_batch_size_count=["", ""], lag_terms=[""]))
+        self.assertIsNone(row["mean_batch"])
+        self.assertEqual(row["lag_at_end_ids"]["terms"], 0)
+
+
+class BenchSection(unittest.TestCase):
+    def test_ratios_from_the_ceilings_and_the_best_run_of_each_route(self):
+        route = BenchRoute().record()
+        rows = [
+            {"kind": "ceiling", "label": "before rest", "one_client": 50000, "four_clients": 60000},
+            {"kind": "ceiling", "label": "after", "one_client": 70000, "four_clients": 80000},
+            {"kind": "cold_ceiling", "rows_per_second": 30000},
+            route,
+            dict(route, route="grpc", wrk=str(FIXTURES / "wrk-latency.txt")),
+        ]
+        with tempfile.TemporaryDirectory() as folder:
+            path = pathlib.Path(folder) / "bench.jsonl"
+            path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+            section = bench_report.bench_section(str(path))
+        # 12,500.25 grades/s against the mean one-client ceiling of 60,000 rows/s.
+        self.assertIn("| **0.21** | ≥ 0.50 |", section)
+        self.assertIn("| grpc route / rest route (best of each) | **1.00** |", section)
+        row = "| rest | 500 | 64 | 12,500 | 0.81 | 1200.00 | 6 | 125.0 | 12 / 3 | 0.4 | mariadbd 0.99, rest-api 0.61 |"
+        self.assertIn(row, section)
+
+
+class CompareTables(unittest.TestCase):
+    def test_tables_as_grades_bench_wrote_them(self):
+        # Expected text: what `grades-bench report --markdown` wrote for these step results before
+        # this writer took its place, so BENCHMARKS.md reads the same.
+        reports = [json.loads((FIXTURES / f"compare-{route}.json").read_text()) for route in ("rest", "grpc")]
+        self.assertEqual(bench_report.compare_tables(reports), (FIXTURES / "compare.md").read_text())
+
+    def test_nothing_measured_is_no_table(self):
+        self.assertEqual(bench_report.compare_tables([]), "")
+
+
+class Splice(unittest.TestCase):
+    def test_replaces_only_its_section_and_appends_a_new_one(self):
+        with tempfile.TemporaryDirectory() as folder:
+            path = pathlib.Path(folder) / "BENCHMARKS.md"
+            path.write_text("# B\n<!-- a:start -->\nold a\n<!-- a:end -->\ntext\n<!-- b:start -->\nb\n<!-- b:end -->\n")
+            bench_report.splice(str(path), "a", "new a\n")
+            bench_report.splice(str(path), "c", "c\n")
+            self.assertEqual(
+                path.read_text(),
+                "# B\n<!-- a:start -->\nnew a\n<!-- a:end -->\ntext\n<!-- b:start -->\nb\n<!-- b:end -->\n\n"
+                "<!-- c:start -->\nc\n<!-- c:end -->\n",
+            )
+
+
+if __name__ == "__main__":
+    unittest.main()
