@@ -1,4 +1,4 @@
-# grades: ONE image holding the four Rust binaries (grpc-client, grpc-server,
+# grades: ONE image holding the four services (grpc-client, grpc-server,
 # rest-api, realtime) plus a tiny HTTP probe (grades-healthcheck).
 # See docs/CONTRACTS.md ("Processes") and docs/deploy.md.
 #
@@ -10,8 +10,10 @@
 # dependency graph and one lockfile, so a single `cargo build` compiles every
 # shared crate (sqlx, tonic, axum, ...) once instead of four times; there is one
 # thing to tag, scan, sign and pull, and each Deployment/compose service only
-# chooses its `command`. The binaries are a few MB each, so nobody pays much for
-# carrying the other three.
+# chooses its `command`. The four commands are links to one executable,
+# `grades` (crates/grades), which runs the service its name says: a release
+# build links the dependency graph with LTO once instead of four times (the
+# longest step of this build), and the image carries one copy of it.
 #
 # Dependency caching: cargo-chef (not BuildKit cache mounts).
 #   * `cargo chef prepare` reduces the workspace to a recipe (manifests +
@@ -71,11 +73,10 @@ COPY --from=planner /src/recipe.json recipe.json
 # Cargo.lock change, not when our code does).
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked \
-        --bin grpc-client --bin grpc-server --bin rest-api --bin realtime \
+RUN cargo build --release --locked --bin grades \
  && mkdir -p /out \
- && cp target/release/grpc-client target/release/grpc-server \
-       target/release/rest-api target/release/realtime /out/
+ && cp target/release/grades /out/ \
+ && for service in grpc-client grpc-server rest-api realtime; do ln -s grades "/out/$service"; done
 
 ################################## runtime ####################################
 # distroless/cc: glibc + libgcc + CA certificates, no shell, no package

@@ -16,6 +16,7 @@
 # TEST_MYSQL_IMAGE, TEST_REDIS_IMAGE). docs/deploy.md says how they differ from the upstream ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/debian.sh
 
 suite=${BASE_SUITE:-sid}
 prefix=${BASE_PREFIX:-grades-base}
@@ -27,16 +28,6 @@ die() { say "$*"; exit 1; }
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers (docker info failed): start one (scripts/docker-engine.sh start as root), or set DOCKER_HOST."
 
-# The mirror comes from this machine's apt configuration, never from the repository.
-debian_mirror() {
-    if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-    local found
-    found=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}')
-    [ -n "$found" ] || found=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-        | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*\/debian\/?$/) { print $i; exit } }')
-    [ -n "$found" ] || die "no Debian mirror in /etc/apt/sources.list*: set DEBIAN_MIRROR"
-    echo "$found"
-}
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 

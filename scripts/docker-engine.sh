@@ -11,6 +11,7 @@
 # Environment: PLUGIN_SUITE (the Debian suite to take the plugins from, default sid),
 # DEBIAN_MIRROR (default: the first Debian mirror in this machine's apt sources).
 set -euo pipefail
+source "$(dirname "$0")/lib/debian.sh"
 
 state=/run/grades-docker-engine.pid
 log=/var/log/grades-dockerd.log
@@ -24,15 +25,6 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-debian_mirror() {
-    if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-    local found
-    found=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}')
-    [ -n "$found" ] || found=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-        | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*\/debian\/?$/) { print $i; exit } }')
-    [ -n "$found" ] || die "no Debian mirror in /etc/apt/sources.list*: set DEBIAN_MIRROR"
-    echo "$found"
-}
 
 # The compose and buildx plugins (Go binaries) from PLUGIN_SUITE's packages, unpacked with dpkg -x
 # into the CLI's plugin directory: this machine's own suite may carry neither, and installing the
@@ -57,8 +49,13 @@ install_plugins() {
 }
 
 start() {
-    command -v docker >/dev/null && command -v dockerd >/dev/null || { say "installing docker.io"; apt_install docker.io; }
-    docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1 || install_plugins
+    if ! command -v docker >/dev/null || ! command -v dockerd >/dev/null; then
+        say "installing docker.io"
+        apt_install docker.io
+    fi
+    if ! docker compose version >/dev/null 2>&1 || ! docker buildx version >/dev/null 2>&1; then
+        install_plugins
+    fi
     if docker info >/dev/null 2>&1; then
         say "an engine answers: $(docker version --format '{{.Server.Version}}'), $(docker compose version --short 2>/dev/null | sed 's/^/compose /')"
         return
@@ -82,7 +79,7 @@ stop() {
     say "stopping dockerd ($pid)"
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
     rm -f "$state"
 }
 

@@ -57,7 +57,11 @@ if [ ! -d "$datadir/mysql" ]; then
     client=(mysql --socket="$socket" -uroot "--password=${MYSQL_ROOT_PASSWORD:-}")
     for file in /docker-entrypoint-initdb.d/*; do
         case "$file" in
-            *.sh) log "running $file"; . "$file" ;;
+            *.sh)
+                log "running $file"
+                # shellcheck source=/dev/null
+                . "$file"
+                ;;
             *.sql) log "running $file"; "${client[@]}" "${MYSQL_DATABASE:-}" < "$file" ;;
             *) ;;
         esac

@@ -11,13 +11,14 @@
 // It prints each step's time. It runs as its own compose project (SMOKE_PROJECT, default
 // grades-smoke) on its own host ports, so a developer's `just up` is never touched.
 //
-// Node 20+, with the dashboard's socket.io-client (frontend/node_modules: `cd frontend && npm ci`).
+// Node 20+, with the dashboard's socket.io-client (it lives beside the dashboard for that, and for
+// its lint: `cd frontend && npm ci`).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const require = createRequire(path.join(root, "frontend/package.json"));
 let io;
 try {
