@@ -43,7 +43,8 @@ pub enum Server {
 }
 
 impl Server {
-    fn name(self) -> &'static str {
+    /// What it is called in container names and messages.
+    pub fn name(self) -> &'static str {
         match self {
             Server::Mysql => "mysql",
             Server::Redis => "redis",

@@ -33,22 +33,8 @@ containers from TEST_MYSQL_IMAGE / TEST_REDIS_IMAGE (default mysql:8.4 and redis
 /// Server-level MySQL URL (no database), from the environment or this run's container.
 pub async fn mysql_server_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| async {
-        if let Some(url) = from_env("TEST_MYSQL_URL") {
-            return url;
-        }
-        let (host, port) =
-            containers::address(Server::Mysql).await.unwrap_or_else(|e| panic!("TEST_MYSQL_URL is not set and {e}. {HOW_TO}"));
-        let url = format!("mysql://root@{host}:{port}");
-        containers::wait_until_ready("the MySQL container", || async {
-            let pool = MySqlPool::connect(&url).await.map_err(|e| e.to_string())?;
-            let answered = pool.execute("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
-            pool.close().await;
-            answered
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}. {HOW_TO}"));
-        url
+    URL.get_or_init(|| {
+        from_env_or_container("TEST_MYSQL_URL", Server::Mysql, |host, port| format!("mysql://root@{host}:{port}"), mysql_answers)
     })
     .await
     .trim_end_matches('/')
@@ -58,24 +44,40 @@ pub async fn mysql_server_url() -> String {
 /// Redis URL, from the environment or this run's container.
 pub async fn redis_url() -> String {
     static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_init(|| async {
-        if let Some(url) = from_env("TEST_REDIS_URL") {
-            return url;
-        }
-        let (host, port) =
-            containers::address(Server::Redis).await.unwrap_or_else(|e| panic!("TEST_REDIS_URL is not set and {e}. {HOW_TO}"));
-        let url = format!("redis://{host}:{port}");
-        containers::wait_until_ready("the Redis container", || async {
-            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-            let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
-            redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
-        })
+    URL.get_or_init(|| from_env_or_container("TEST_REDIS_URL", Server::Redis, |host, port| format!("redis://{host}:{port}"), redis_answers))
+        .await
+        .clone()
+}
+
+/// The URL in `variable`, else the URL (`url_of` its address) of this run's container for
+/// `server`, once `answers` says the server behind it answers.
+async fn from_env_or_container<F, Fut>(variable: &str, server: Server, url_of: fn(&str, u16) -> String, answers: F) -> String
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    if let Some(url) = from_env(variable) {
+        return url;
+    }
+    let (host, port) = containers::address(server).await.unwrap_or_else(|e| panic!("{variable} is not set and {e}. {HOW_TO}"));
+    let url = url_of(&host, port);
+    containers::wait_until_ready(&format!("the {} container", server.name()), || answers(url.clone()))
         .await
         .unwrap_or_else(|e| panic!("{e}. {HOW_TO}"));
-        url
-    })
-    .await
-    .clone()
+    url
+}
+
+async fn mysql_answers(url: String) -> Result<(), String> {
+    let pool = MySqlPool::connect(&url).await.map_err(|e| e.to_string())?;
+    let answered = pool.execute("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
+    pool.close().await;
+    answered
+}
+
+async fn redis_answers(url: String) -> Result<(), String> {
+    let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+    let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+    redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
 fn from_env(variable: &str) -> Option<String> {
