@@ -83,8 +83,21 @@ def build_text(build_id: str) -> str:
         doc["patches"] = [dict(p, path=rel(p["path"])) if "path" in p else p for p in original.get("patches", [])]
         if not doc["patches"]:
             del doc["patches"]
+        for generator in ("configMapGenerator", "secretGenerator"):
+            for entry in doc.get(generator, []):
+                entry["envs"] = [rel(f) for f in entry.get("envs", [])]
+                entry["files"] = [_relocated_file(f, rel) for f in entry.get("files", [])]
+                for key in ("envs", "files"):
+                    if not entry[key]:
+                        del entry[key]
         pathlib.Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         return _run_kustomize(pathlib.Path(tmp), unrestricted=True)
+
+
+def _relocated_file(source: str, rel) -> str:
+    """A generator's `files` entry (`path` or `key=path`) pointing from the temp dir."""
+    key, _, path = source.rpartition("=")
+    return f"{key or pathlib.Path(path).name}={rel(path)}"
 
 
 def _run_kustomize(directory: pathlib.Path, unrestricted: bool = False) -> str:

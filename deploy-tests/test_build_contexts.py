@@ -75,11 +75,13 @@ def test_the_rust_build_finds_what_it_compiles():
     needed = {"Cargo.toml", "Cargo.lock", "proto/grades.proto", "docker/healthcheck/main.rs"}
     needed |= {f"{crate}/Cargo.toml" for crate in set(cargo_binaries().values())}
     for source in ROOT.glob("crates/*/src/**/*.rs"):
-        for reference in re.findall(r'(?:include_str|include_bytes|migrate)!\(\s*"([^"]+)"', source.read_text()):
-            target = (source.parent / reference).resolve()
-            if reference.startswith("../../") and "migrate!" in source.read_text():
-                target = (source.parents[1] / reference).resolve()  # migrate! is relative to the crate
-            needed |= {str(p.relative_to(ROOT)) for p in ([target] if target.is_file() else target.rglob("*"))}
+        crate = ROOT.joinpath(*source.relative_to(ROOT).parts[:2])
+        for macro, reference in re.findall(r'(include_str|include_bytes|migrate)!\(\s*"([^"]+)"', source.read_text()):
+            # sqlx::migrate! resolves against the crate's manifest, include_*! against the file
+            target = ((crate if macro == "migrate" else source.parent) / reference).resolve()
+            files = [target] if target.is_file() else [p for p in target.rglob("*") if p.is_file()]
+            assert files, f"{source}: {macro}!({reference!r}) names nothing"
+            needed |= {str(p.relative_to(ROOT)) for p in files}
     for tool, context in _contexts("grades").items():
         missing = sorted(n for n in needed if n not in context)
         assert not missing, f"{tool}: the Rust build needs {missing}"

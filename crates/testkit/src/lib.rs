@@ -37,7 +37,8 @@ pub async fn mysql_server_url() -> String {
         if let Some(url) = from_env("TEST_MYSQL_URL") {
             return url;
         }
-        let (host, port) = containers::address(Server::Mysql).await.unwrap_or_else(|e| panic!("TEST_MYSQL_URL is not set and {e}. {HOW_TO}"));
+        let (host, port) =
+            containers::address(Server::Mysql).await.unwrap_or_else(|e| panic!("TEST_MYSQL_URL is not set and {e}. {HOW_TO}"));
         let url = format!("mysql://root@{host}:{port}");
         containers::wait_until_ready("the MySQL container", || async {
             let pool = MySqlPool::connect(&url).await.map_err(|e| e.to_string())?;
@@ -61,7 +62,8 @@ pub async fn redis_url() -> String {
         if let Some(url) = from_env("TEST_REDIS_URL") {
             return url;
         }
-        let (host, port) = containers::address(Server::Redis).await.unwrap_or_else(|e| panic!("TEST_REDIS_URL is not set and {e}. {HOW_TO}"));
+        let (host, port) =
+            containers::address(Server::Redis).await.unwrap_or_else(|e| panic!("TEST_REDIS_URL is not set and {e}. {HOW_TO}"));
         let url = format!("redis://{host}:{port}");
         containers::wait_until_ready("the Redis container", || async {
             let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
