@@ -205,6 +205,16 @@ def cargo_binaries() -> dict[str, str]:
     return bins
 
 
+@functools.lru_cache(maxsize=None)
+def storage_subcommands() -> set[str]:
+    """The subcommands of the storing binaries (MIGRATING_BINARIES): what clap derives from
+    `enum StorageCommand` in crates/ingest/src/config.rs (variant names in kebab-case)."""
+    source = (ROOT / "crates/ingest/src/config.rs").read_text()
+    body = source.split("pub enum StorageCommand {", 1)[1].split("\n}\n", 1)[0]
+    variants = re.findall(r"^    ([A-Z]\w*)\b", body, re.M)
+    return {re.sub(r"(?<!^)([A-Z])", r"-\1", v).lower() for v in variants}
+
+
 def declared_binaries() -> set[str]:
     """Binaries the image may run: every binary a crate declares (crates/*/Cargo.toml)."""
     return set(cargo_binaries())

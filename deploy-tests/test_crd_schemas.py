@@ -150,7 +150,8 @@ def test_cloud_run_service_container(version):
            "spec": {"containers": [c]}}
     kubernetes_validate.validate(pod, version, strict=True)
     assert c["image"] == "GCP_REGION-docker.pkg.dev/GCP_PROJECT_ID/grades/grades-dashboard:GRADES_VERSION"
-    assert {"name": "API_BASE_URL", "value": "http://GATEWAY_PUBLIC_HOST"} in c["env"]
+    # https: the page is served over https, and an https page may not call an http API
+    assert {"name": "API_BASE_URL", "value": "https://GATEWAY_PUBLIC_HOST"} in c["env"]
     assert c["ports"] == [{"name": "http1", "containerPort": 8080}]
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert c["resources"]["limits"]["cpu"] and c["resources"]["limits"]["memory"]

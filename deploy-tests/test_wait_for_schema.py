@@ -10,7 +10,7 @@ import re
 
 import pytest
 import yaml
-from conftest import BUILDS, KUSTOMIZE_DIR, ROOT, all_containers, build_docs, image_name
+from conftest import BUILDS, KUSTOMIZE_DIR, ROOT, all_containers, build_docs, image_name, storage_subcommands
 
 COMPONENT = KUSTOMIZE_DIR / "components" / "wait-for-schema"
 SELECTOR = "grades.io/mysql-client"  # the component's labelSelector
@@ -24,18 +24,10 @@ def _definition() -> dict:
     return container
 
 
-def _storage_subcommands() -> set[str]:
-    """The subcommands clap derives from `enum StorageCommand` (kebab-case variant names)."""
-    source = (ROOT / "crates/ingest/src/config.rs").read_text()
-    body = source.split("pub enum StorageCommand {", 1)[1].split("\n}\n", 1)[0]
-    variants = re.findall(r"^    ([A-Z]\w*)\b", body, re.M)
-    return {re.sub(r"(?<!^)([A-Z])", r"-\1", v).lower() for v in variants}
-
-
 def test_the_command_is_a_subcommand_of_a_binary_in_the_image():
     command = _definition()["command"]
     assert command == ["grpc-server", "wait-for-schema"]
-    assert "wait-for-schema" in _storage_subcommands()
+    assert "wait-for-schema" in storage_subcommands()
     assert "StoringArgs" in (ROOT / "crates/grpc-server/src/lib.rs").read_text(), "grpc-server takes the subcommands"
     assert "--bin grpc-server" in (ROOT / "Dockerfile").read_text()
 
