@@ -100,7 +100,7 @@ def excluded(patterns: list[str], path: str) -> bool:
 
 
 # ------------------------------------------------------------ contexts ----
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tracked_files() -> tuple[str, ...]:
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
     return tuple(name for name in listed.stdout.split("\0") if name and (ROOT / name).is_file())

@@ -131,7 +131,7 @@ def route_backend(docs, path: str, section_name: str) -> str | None:
     return best[1] if best else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tilt_forwards(dev: bool) -> dict[int, str]:
     """localhost port -> what answers there under `tilt up` (a workload name, `gateway`, `vite`)."""
     calls = evaluate(dev=dev)
@@ -140,7 +140,7 @@ def tilt_forwards(dev: bool) -> dict[int, str]:
         for forward in kwargs.get("port_forwards", []):
             local = int(forward.split(":")[0]) if isinstance(forward, str) else forward[1]
             forwards[local] = args[0]
-    for args, kwargs in calls_of(calls, "local_resource"):
+    for _args, kwargs in calls_of(calls, "local_resource"):
         command = kwargs.get("serve_cmd", "")
         if "svc/grades-gateway" in command:
             forwards[int(re.search(r"svc/grades-gateway (\d+):", command)[1])] = "gateway"
@@ -187,7 +187,7 @@ def test_every_tilt_url_is_served_and_its_dashboard_reaches_the_api(url, what):
 
 
 # ------------------------------------------------------------------ GKE ----
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rendered(target: str) -> tuple:
     env = {k: v for k, v in os.environ.items() if k not in SAMPLE}
     proc = subprocess.run(
@@ -248,7 +248,9 @@ def test_every_public_url_is_served_and_its_dashboard_reaches_the_api(url, what)
         return
     docs = list(rendered("overlay"))
     if served == "cloudrun":
-        env = {e["name"]: e["value"] for e in rendered("cloudrun")[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e["value"] for e in rendered("cloudrun")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
         configured = env["API_BASE_URL"]
     else:
         configured = _config(docs, "dashboard", "dashboard", "API_BASE_URL")

@@ -117,9 +117,11 @@ def staged(tmp_path):
     bin_dir.mkdir()
     cargo = bin_dir / "cargo"
     cargo.write_text(
-        "#!/bin/sh\nmkdir -p \"$CARGO_TARGET_DIR/debug\"\n"
-        'while [ $# -gt 0 ]; do [ "$1" = --bin ] && { shift; echo "binary $1 $BUILD" > "$CARGO_TARGET_DIR/debug/$1"; }; '
-        "shift; done\n"
+        '#!/bin/sh\nmkdir -p "$CARGO_TARGET_DIR/debug"\n'
+        "while [ $# -gt 0 ]; do\n"
+        '  [ "$1" = --bin ] && { shift; echo "binary $1 $BUILD" > "$CARGO_TARGET_DIR/debug/$1"; }\n'
+        "  shift\n"
+        "done\n"
     )
     cargo.chmod(cargo.stat().st_mode | stat.S_IEXEC)
     stage = tmp_path / "stage"

@@ -1,4 +1,5 @@
 """compose.yaml: Compose Specification schema + what the sandbox relies on."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import MIGRATING_BINARIES, ROOT, declared_binaries
 
 COMPOSE = ROOT / "compose.yaml"
@@ -26,16 +26,22 @@ def services(compose):
 
 def test_compose_spec_schema():
     """check-jsonschema ships the Compose Specification schema (vendor.compose-spec)."""
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                           str(COMPOSE)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_compose_schema_catches_errors(tmp_path):
     bad = tmp_path / "compose.yaml"
     bad.write_text("services:\n  x:\n    image: a\n    depends_on:\n      y:\n        condition: when_i_feel_like_it\n")
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                           str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
 
 
@@ -117,6 +123,7 @@ def test_published_ports(services):
             parts = str(p).split(":")
             out[int(parts[-2])] = int(parts[-1])
         return out
+
     assert published(services["ingress"]) == {8080: 8080}
     assert published(services["realtime"]) == {8003: 8003}
     assert published(services["dashboard"]) == {3000: 8080}
@@ -159,7 +166,8 @@ def test_loadgen_profile(services):
 
 def test_dev_credentials_are_marked(services):
     credentials = [("mysql", "MYSQL_ROOT_PASSWORD")] + [
-        ("db-users", f"MYSQL_{user}_PASSWORD") for user in ("ROOT", "MIGRATOR", "APP", "READER")]
+        ("db-users", f"MYSQL_{user}_PASSWORD") for user in ("ROOT", "MIGRATOR", "APP", "READER")
+    ]
     for service, key in credentials:
         value = services[service]["environment"][key]
         assert "dev-only" in value, f"{key} default must be marked dev-only"
@@ -167,8 +175,10 @@ def test_dev_credentials_are_marked(services):
 
 def test_each_service_connects_as_its_own_mysql_user(services):
     """docs/security.md: migrator (DDL) for migrate, app (rows) for the routes, reader for realtime."""
+
     def user(name):
         return re.match(r"mysql://([^:@]+)", services[name]["environment"]["MYSQL_URL"]).group(1)
+
     assert user("migrate") == "grades_migrator"
     assert user("grpc-server") == user("rest-api") == "grades_app"
     assert user("realtime") == "grades_reader"

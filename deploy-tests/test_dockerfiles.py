@@ -1,4 +1,5 @@
 """Dockerfiles: lint (hadolint), the one-image/four-binaries shape, contexts."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -7,7 +8,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import CONTRACT_BINARIES, ROOT, cargo_binaries
 
 DOCKERFILES = ["Dockerfile", "docker/dashboard.Dockerfile", "loadgen/Dockerfile"]
@@ -68,24 +68,40 @@ def _ignored(patterns, path):
         p = pat[1:] if neg else pat
         p = p.rstrip("/")
         parts = path.split("/")
-        hit = any(fnmatch.fnmatch("/".join(parts[:i]), p) for i in range(1, len(parts) + 1)) or \
-            fnmatch.fnmatch(path, p) or (p.startswith("**/") and any(fnmatch.fnmatch(x, p[3:]) for x in parts))
+        hit = (
+            any(fnmatch.fnmatch("/".join(parts[:i]), p) for i in range(1, len(parts) + 1))
+            or fnmatch.fnmatch(path, p)
+            or (p.startswith("**/") and any(fnmatch.fnmatch(x, p[3:]) for x in parts))
+        )
         if hit:
             result = not neg
     return result
 
 
 def _patterns(path):
-    return [l.strip() for l in (ROOT / path).read_text().splitlines() if l.strip() and not l.startswith("#")]
+    return [
+        line.strip() for line in (ROOT / path).read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_rust_context_lets_in_what_the_build_reads():
     pats = _patterns("Dockerfile.dockerignore")
-    for needed in ("Cargo.toml", "Cargo.lock", "crates/grpc-server/src/main.rs", "proto/grades.proto",
-                   "migrations/x.sql", "docker/healthcheck/main.rs"):
+    for needed in (
+        "Cargo.toml",
+        "Cargo.lock",
+        "crates/grpc-server/src/main.rs",
+        "proto/grades.proto",
+        "migrations/x.sql",
+        "docker/healthcheck/main.rs",
+    ):
         assert not _ignored(pats, needed), needed
-    for excluded in ("frontend/package.json", "docs/CONTRACTS.md", "kustomize/base/kustomization.yaml",
-                     "crates/x/target/debug/foo", "target/release/x"):
+    for excluded in (
+        "frontend/package.json",
+        "docs/CONTRACTS.md",
+        "kustomize/base/kustomization.yaml",
+        "crates/x/target/debug/foo",
+        "target/release/x",
+    ):
         assert _ignored(pats, excluded), excluded
     for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (ROOT / "Dockerfile").read_text(), re.M):
         if src != ".":
@@ -94,12 +110,19 @@ def test_rust_context_lets_in_what_the_build_reads():
 
 def test_dashboard_context():
     pats = _patterns("docker/dashboard.Dockerfile.dockerignore")
-    for needed in ("frontend/package.json", "frontend/package-lock.json", "frontend/src/main.tsx",
-                   "docker/dashboard/nginx.conf", "docker/dashboard/entrypoint.sh"):
+    for needed in (
+        "frontend/package.json",
+        "frontend/package-lock.json",
+        "frontend/src/main.tsx",
+        "docker/dashboard/nginx.conf",
+        "docker/dashboard/entrypoint.sh",
+    ):
         assert not _ignored(pats, needed), needed
     for excluded in ("frontend/node_modules/react/index.js", "frontend/dist/index.html", "crates/x/Cargo.toml"):
         assert _ignored(pats, excluded), excluded
-    for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (ROOT / "docker/dashboard.Dockerfile").read_text(), re.M):
+    for src in re.findall(
+        r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (ROOT / "docker/dashboard.Dockerfile").read_text(), re.M
+    ):
         assert (ROOT / src).exists(), src
 
 

@@ -72,7 +72,7 @@ def test_kind_has_one_password_per_user_and_creates_the_users():
     container = mysql["containers"][0]
     env = {e["name"]: e.get("valueFrom", {}) for e in container["env"]}
     assert "MYSQL_USER" not in env and "MYSQL_PASSWORD" not in env, "the image must not create an all-privileges user"
-    for user, role in ROLE_OF.items():
+    for role in ROLE_OF.values():
         ref = env[f"GRADES_{role.upper()}_PASSWORD"]["secretKeyRef"]
         assert (_strip_hash(ref["name"]), ref["key"]) == (f"grades-db-{role}", "MYSQL_PASSWORD")
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/docker-entrypoint-initdb.d")
@@ -149,7 +149,7 @@ def test_mysql_users_sh_creates_users_of_least_privilege(server, tmp_path):
     # logged in as root. Here the same, against the test server.
     shim = tmp_path / "entrypoint.sh"
     shim.write_text(
-        "docker_process_sql() { mysql --protocol=TCP -h \"$HOST\" -P \"$PORT\" -u \"$ADMIN\" \"$@\"; }\n"
+        'docker_process_sql() { mysql --protocol=TCP -h "$HOST" -P "$PORT" -u "$ADMIN" "$@"; }\n'
         f'. "{MYSQL_USERS_SH}"\n'
     )
     env = {"PATH": os.environ["PATH"], "HOST": HOST, "PORT": PORT, "ADMIN": ADMIN, "MYSQL_PWD": ADMIN_PASSWORD,

@@ -87,9 +87,9 @@ def test_resources_exist(calls):
             defined.add(kw["new_name"])
         for obj in kw.get("objects", []):
             assert obj in objects, f"object selector {obj} matches nothing"
-    for args, kw in of(calls, "local_resource"):
+    for args, _kw in of(calls, "local_resource"):
         defined.add(args[0])
-    for args, kw in of(calls, "k8s_resource") + of(calls, "local_resource"):
+    for _args, kw in of(calls, "k8s_resource") + of(calls, "local_resource"):
         for dep in kw.get("resource_deps", []):
             assert dep in defined, f"unknown resource_dep {dep}"
     # every workload is configured explicitly
@@ -116,16 +116,24 @@ def test_dependency_order(calls):
     g = _deps(calls)
     for node in g:
         assert not _reaches(g, node, node), f"cycle through {node}"
-    chain = [("grades-migrate", "mysql"), ("grpc-server", "grades-migrate"), ("rest-api", "grades-migrate"),
-             ("grpc-server", "redis"), ("grpc-client", "grpc-server"), ("realtime", "grpc-client"),
-             ("realtime", "rest-api"), ("dashboard", "realtime"), ("gateway-port-forward", "gateway")]
+    chain = [
+        ("grades-migrate", "mysql"),
+        ("grpc-server", "grades-migrate"),
+        ("rest-api", "grades-migrate"),
+        ("grpc-server", "redis"),
+        ("grpc-client", "grpc-server"),
+        ("realtime", "grpc-client"),
+        ("realtime", "rest-api"),
+        ("dashboard", "realtime"),
+        ("gateway-port-forward", "gateway"),
+    ]
     for later, earlier in chain:
         assert _reaches(g, later, earlier), f"{later} must wait for {earlier}"
 
 
 def test_port_forwards(calls):
     local_ports = []
-    for args, kw in of(calls, "k8s_resource"):
+    for _args, kw in of(calls, "k8s_resource"):
         for pf in kw.get("port_forwards", []):
             local_ports.append(int(pf.split(":")[0]) if isinstance(pf, str) else pf[1])
     assert len(local_ports) == len(set(local_ports)), local_ports
@@ -134,13 +142,15 @@ def test_port_forwards(calls):
     assert "svc/grades-gateway 8080:8080" in serve
     assert 8080 not in local_ports
     # the kind overlay tells the dashboard to use that forwarded Gateway
-    cm = next(d for d in build_docs("kind") if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("grades-config"))
+    cm = next(
+        d for d in build_docs("kind") if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("grades-config")
+    )
     assert cm["data"]["DASHBOARD_API_BASE_URL"] == "http://localhost:8080"
 
 
 def test_dashboard_link(calls):
     dash = [kw for a, kw in of(calls, "k8s_resource") if a and a[0] == "dashboard"][0]
-    assert ["link", "http://localhost:3000"] in [list(l) for l in dash["links"]]
+    assert ["link", "http://localhost:3000"] in [list(link) for link in dash["links"]]
 
 
 def test_kind_up_matches_the_rest():
