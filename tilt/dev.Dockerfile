@@ -9,6 +9,8 @@
 # default is fine; newer hosts: e.g. debian:trixie-slim; offline: grades-base/runtime:sid).
 ARG DEV_RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${DEV_RUNTIME_IMAGE}
+# The base may end with a non-root USER (grades-base/runtime does): the links need root.
+USER 0
 COPY bin/ /opt/grades/bin/
 COPY grades-dev-run /usr/local/lib/grades-dev-run
 COPY compare.json /usr/share/grades/compare.json
