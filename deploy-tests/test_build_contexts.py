@@ -171,8 +171,8 @@ def test_dev_image_live_update_syncs_the_staged_binaries():
     assert steps[0] == ["sync", "../target/tilt-dev/bin", "/tmp/grades-bin"]
     assert steps[1][0] == "run" and "/tmp/grades-bin/.generation" in steps[1][1]
     runner = (ROOT / "tilt/dev/grades-dev-run").read_text()
-    assert "bin_dir=/tmp/grades-bin" in runner and "$bin_dir/.generation" in runner
-    assert "image_bin=/opt/grades/bin" in runner and "COPY bin/ /opt/grades/bin/" in dockerfile
+    assert "bin_dir=${GRADES_DEV_BIN_DIR:-/tmp/grades-bin}" in runner and "$bin_dir/.generation" in runner
+    assert "image_bin=${GRADES_DEV_IMAGE_BIN:-/opt/grades/bin}" in runner and "COPY bin/ /opt/grades/bin/" in dockerfile
     # /tmp is the writable emptyDir of every pod running the grades image (readOnlyRootFilesystem)
     from conftest import build_docs, pod_templates
 
@@ -181,3 +181,76 @@ def test_dev_image_live_update_syncs_the_staged_binaries():
             if "localhost:5001/grades:" in container["image"]:
                 mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
                 assert "/tmp" in mounts, f"{workload['metadata']['name']}: Tilt could not sync into it"
+
+
+# ------------------------------------------------------ grades-dev-run ----
+RUNNER = ROOT / "tilt" / "dev" / "grades-dev-run"
+
+
+@pytest.fixture
+def dev_runner(tmp_path):
+    """grades-dev-run as the dev image installs it (a link named after the service), with a
+    stand-in service that records each start and its SIGTERM, and exits with $EXIT_WITH when set."""
+    image_bin, bin_dir, links = tmp_path / "image-bin", tmp_path / "bin-dir", tmp_path / "links"
+    for d in (image_bin, links):
+        d.mkdir()
+    service = image_bin / "rest-api"
+    service.write_text(
+        "#!/bin/sh\n"
+        f'echo "start $$ $*" >> "{tmp_path}/events"\n'
+        f'trap \'echo "term $$" >> "{tmp_path}/events"; exit 0\' TERM\n'
+        '[ -n "${EXIT_WITH:-}" ] && exit "$EXIT_WITH"\n'
+        "while :; do sleep 0.1; done\n"
+    )
+    service.chmod(0o755)
+    (links / "rest-api").symlink_to(RUNNER)
+    env = {"PATH": os.environ["PATH"], "GRADES_DEV_IMAGE_BIN": str(image_bin), "GRADES_DEV_BIN_DIR": str(bin_dir)}
+    return links / "rest-api", bin_dir, tmp_path / "events", env
+
+
+def _events(path, count, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} events, got {path.read_text() if path.exists() else 'none'}")
+
+
+def test_dev_runner_restarts_the_service_after_a_sync(dev_runner):
+    link, bin_dir, events, env = dev_runner
+    proc = subprocess.Popen([str(link), "--flag"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        first = _events(events, 1)
+        assert first[0].endswith("--flag") and (bin_dir / "rest-api").is_file(), "started from its own copy"
+        (bin_dir / ".generation").write_text("2\n")  # what Tilt's run() step does after a sync
+        lines = _events(events, 3)
+        assert lines[1] == "term " + first[0].split()[1], "the old process got SIGTERM first"
+        assert lines[2].startswith("start ") and lines[2] != first[0] and lines[2].endswith("--flag")
+        proc.terminate()  # the pod stops: the service gets SIGTERM, the runner exits with it
+        assert proc.wait(timeout=10) == 0
+        assert _events(events, 4)[3] == "term " + lines[2].split()[1]
+    finally:
+        proc.kill()
+
+
+def test_dev_runner_ends_with_a_command_that_ends(dev_runner):
+    """`grpc-server migrate`, `wait-for-schema`: the container ends with the command's status."""
+    link, _, _, env = dev_runner
+    assert subprocess.run([str(link)], env=dict(env, EXIT_WITH="3"), timeout=20).returncode == 3
+    assert subprocess.run([str(link)], env=dict(env, EXIT_WITH="0"), timeout=20).returncode == 0
+
+
+def test_dev_runner_without_a_writable_directory_runs_the_image_binary(dev_runner, tmp_path):
+    link, _, events, env = dev_runner
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    env = dict(env, GRADES_DEV_BIN_DIR=str(read_only / "bin"), EXIT_WITH="0")
+    if os.geteuid() == 0:  # root writes anywhere: a path under a file cannot be created by anyone
+        (tmp_path / "a-file").write_text("")
+        env["GRADES_DEV_BIN_DIR"] = str(tmp_path / "a-file" / "bin")
+    assert subprocess.run([str(link)], env=env, timeout=20).returncode == 0
+    assert _events(events, 1)[0].startswith("start ")
