@@ -226,7 +226,18 @@ def test_dev_runner_restarts_the_service_after_a_sync(dev_runner):
     try:
         first = _events(events, 1)
         assert first[0].endswith("--flag") and (bin_dir / "rest-api").is_file(), "started from its own copy"
-        (bin_dir / ".generation").write_text("2\n")  # what Tilt's run() step does after a sync
+        # A sync that replaced another service's binary only: this one keeps running.
+        (bin_dir / ".generation").write_text("2\n")  # what Tilt's run() step does after every sync
+        import time
+
+        time.sleep(1)
+        assert len(_events(events, 1)) == 1, "restarted for a binary that is not its own"
+        # Tilt's sync replaces the file (tar writes a new one), then bumps the generation.
+        replacement = bin_dir / "rest-api.new"
+        replacement.write_bytes((bin_dir / "rest-api").read_bytes())
+        replacement.chmod(0o755)
+        replacement.replace(bin_dir / "rest-api")
+        (bin_dir / ".generation").write_text("3\n")
         lines = _events(events, 3)
         assert lines[1] == "term " + first[0].split()[1], "the old process got SIGTERM first"
         assert lines[2].startswith("start ") and lines[2] != first[0] and lines[2].endswith("--flag")
