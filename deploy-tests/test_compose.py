@@ -1,4 +1,5 @@
 """compose.yaml: Compose Specification schema + what the sandbox relies on."""
+
 from __future__ import annotations
 
 import re
@@ -7,16 +8,57 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import MIGRATING_BINARIES, ROOT, declared_binaries
 
 COMPOSE = ROOT / "compose.yaml"
 GRADES_SERVICES = {"grpc-server": 8011, "grpc-client": 8001, "rest-api": 8002, "realtime": 8003}
 
 
+def interpolate(value, environ: dict[str, str]):
+    """Compose's variable interpolation (`${NAME}`, `${NAME:-default}`, `${NAME-default}`,
+    nested defaults, `$$`) over a loaded document, with `environ` as the environment."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, environ) for v in value]
+    if not isinstance(value, str):
+        return value
+    out, i = "", 0
+    while i < len(value):
+        if value.startswith("$$", i):
+            out, i = out + "$", i + 2
+        elif value.startswith("${", i):
+            depth, j = 1, i + 2
+            while depth:
+                if value.startswith("${", j):
+                    depth, j = depth + 1, j + 2
+                    continue
+                depth -= value[j] == "}"
+                j += 1
+            body = value[i + 2 : j - 1]
+            name, operator, default = re.match(r"([A-Za-z_]\w*)(:?-)?(.*)", body, re.S).groups()
+            present = environ.get(name)
+            if operator == ":-":
+                out += present if present else interpolate(default, environ)
+            elif operator == "-":
+                out += present if present is not None else interpolate(default, environ)
+            else:
+                out += present or ""
+            i = j
+        else:
+            out, i = out + value[i], i + 1
+    return out
+
+
 @pytest.fixture(scope="module")
-def compose():
+def raw_compose():
     return yaml.safe_load(COMPOSE.read_text())  # resolves the YAML anchors / merge keys
+
+
+@pytest.fixture(scope="module")
+def compose(raw_compose):
+    """compose.yaml as `just up` runs it with nothing set: every variable at its default."""
+    return interpolate(raw_compose, {})
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +66,32 @@ def services(compose):
     return compose["services"]
 
 
+def test_interpolation():
+    nested = "${DASHBOARD_API_BASE_URL:-http://localhost:${REALTIME_PORT:-8003}}"
+    assert interpolate(nested, {}) == "http://localhost:8003"
+    assert interpolate(nested, {"REALTIME_PORT": "9"}) == "http://localhost:9"
+    assert interpolate(nested, {"DASHBOARD_API_BASE_URL": "https://x"}) == "https://x"
+    assert interpolate("${A-d}|${A:-d}|$${A}", {"A": ""}) == "|d|${A}"
+
+
 def test_compose_spec_schema():
     """check-jsonschema ships the Compose Specification schema (vendor.compose-spec)."""
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                           str(COMPOSE)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_compose_schema_catches_errors(tmp_path):
     bad = tmp_path / "compose.yaml"
     bad.write_text("services:\n  x:\n    image: a\n    depends_on:\n      y:\n        condition: when_i_feel_like_it\n")
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                           str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
 
 
@@ -117,6 +173,7 @@ def test_published_ports(services):
             parts = str(p).split(":")
             out[int(parts[-2])] = int(parts[-1])
         return out
+
     assert published(services["ingress"]) == {8080: 8080}
     assert published(services["realtime"]) == {8003: 8003}
     assert published(services["dashboard"]) == {3000: 8080}
@@ -124,10 +181,12 @@ def test_published_ports(services):
         assert not services[name].get("ports"), f"{name} is reached through the ingress only"
 
 
-def test_dashboard_points_at_realtime(services):
-    value = services["dashboard"]["environment"]["API_BASE_URL"]
-    m = re.fullmatch(r"\$\{DASHBOARD_API_BASE_URL:-(.+)\}", value)
-    assert m and m.group(1) == "http://localhost:8003"
+def test_dashboard_points_at_realtime(services, raw_compose):
+    assert services["dashboard"]["environment"]["API_BASE_URL"] == "http://localhost:8003"
+    # a changed REALTIME_PORT moves the dashboard's API base URL with it
+    moved = interpolate(raw_compose, {"REALTIME_PORT": "18003"})["services"]
+    assert moved["dashboard"]["environment"]["API_BASE_URL"] == "http://localhost:18003"
+    assert moved["realtime"]["ports"] == ["18003:8003"]
     assert services["dashboard"]["build"]["dockerfile"] == "docker/dashboard.Dockerfile"
     assert (ROOT / "docker" / "dashboard.Dockerfile").exists()
 
@@ -159,16 +218,19 @@ def test_loadgen_profile(services):
 
 def test_dev_credentials_are_marked(services):
     credentials = [("mysql", "MYSQL_ROOT_PASSWORD")] + [
-        ("db-users", f"MYSQL_{user}_PASSWORD") for user in ("ROOT", "MIGRATOR", "APP", "READER")]
+        ("db-users", f"MYSQL_{user}_PASSWORD") for user in ("ROOT", "MIGRATOR", "APP", "READER")
+    ]
     for service, key in credentials:
         value = services[service]["environment"][key]
         assert "dev-only" in value, f"{key} default must be marked dev-only"
 
 
-def test_each_service_connects_as_its_own_mysql_user(services):
+def test_each_service_connects_as_its_own_mysql_user(services, raw_compose):
     """docs/security.md: migrator (DDL) for migrate, app (rows) for the routes, reader for realtime."""
+
     def user(name):
         return re.match(r"mysql://([^:@]+)", services[name]["environment"]["MYSQL_URL"]).group(1)
+
     assert user("migrate") == "grades_migrator"
     assert user("grpc-server") == user("rest-api") == "grades_app"
     assert user("realtime") == "grades_reader"
@@ -177,4 +239,5 @@ def test_each_service_connects_as_its_own_mysql_user(services):
     assert "./scripts/sql/users.sql:/grades/users.sql:ro" in users["volumes"]
     assert services["migrate"]["depends_on"]["db-users"]["condition"] == "service_completed_successfully"
     for name in ("grpc-server", "grpc-client", "rest-api"):
-        assert services[name]["environment"]["INGEST_TOKEN"] == "${INGEST_TOKEN:-}", name
+        # passed through from the environment (.env), unset by default
+        assert raw_compose["services"][name]["environment"]["INGEST_TOKEN"] == "${INGEST_TOKEN:-}", name

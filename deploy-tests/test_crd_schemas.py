@@ -16,6 +16,7 @@ Not covered: the CRDs' CEL rules (x-kubernetes-validations), which neither
 package evaluates; the one grades relies on (a Service backendRef names a
 port) is checked against the Services in test_policy.py.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,6 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import BUILDS, ROOT, build_docs
 
 CLOUDRUN = ROOT / "kustomize" / "cloudrun" / "dashboard.yaml"
@@ -36,10 +36,22 @@ CLOUDRUN = ROOT / "kustomize" / "cloudrun" / "dashboard.yaml"
 # apiVersion/kind -> (module of @kubernetes-models, class). test_kustomize_build
 # refuses any other non-core kind.
 MODELS = {
-    "gateway.networking.k8s.io/v1/Gateway": ("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway", "Gateway"),
-    "gateway.networking.k8s.io/v1/HTTPRoute": ("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute", "HTTPRoute"),
-    "networking.gke.io/v1/HealthCheckPolicy": ("@kubernetes-models/gke/networking.gke.io/v1/HealthCheckPolicy", "HealthCheckPolicy"),
-    "networking.gke.io/v1/GCPBackendPolicy": ("@kubernetes-models/gke/networking.gke.io/v1/GCPBackendPolicy", "GCPBackendPolicy"),
+    "gateway.networking.k8s.io/v1/Gateway": (
+        "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway",
+        "Gateway",
+    ),
+    "gateway.networking.k8s.io/v1/HTTPRoute": (
+        "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute",
+        "HTTPRoute",
+    ),
+    "networking.gke.io/v1/HealthCheckPolicy": (
+        "@kubernetes-models/gke/networking.gke.io/v1/HealthCheckPolicy",
+        "HealthCheckPolicy",
+    ),
+    "networking.gke.io/v1/GCPBackendPolicy": (
+        "@kubernetes-models/gke/networking.gke.io/v1/GCPBackendPolicy",
+        "GCPBackendPolicy",
+    ),
     "serving.knative.dev/v1/Service": ("@kubernetes-models/knative/serving.knative.dev/v1/Service", "Service"),
 }
 CUSTOM_KINDS = {tuple(key.rsplit("/", 1)) for key in MODELS}
@@ -84,8 +96,12 @@ def _validate(docs: list[dict], tmp_path: pathlib.Path) -> subprocess.CompletedP
     # ESM resolves bare specifiers from the script's folder: put it next to node_modules.
     script = modules.parent / "grades-crd-validate.mjs"
     script.write_text(VALIDATE_SCRIPT)
-    return subprocess.run(["node", str(script), str(tmp_path / "docs.json"), json.dumps(MODELS)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["node", str(script), str(tmp_path / "docs.json"), json.dumps(MODELS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _typecheck(docs: list[dict], name: str) -> subprocess.CompletedProcess:
@@ -97,9 +113,25 @@ def _typecheck(docs: list[dict], name: str) -> subprocess.CompletedProcess:
     # next to node_modules so that the package imports resolve
     source = modules.parent / f"{name}.ts"
     source.write_text("\n".join(lines) + "\n")
-    return subprocess.run(["node", str(modules / "typescript" / "bin" / "tsc"), "--noEmit", "--strict", "--skipLibCheck",
-                           "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", str(source)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            "node",
+            str(modules / "typescript" / "bin" / "tsc"),
+            "--noEmit",
+            "--strict",
+            "--skipLibCheck",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+            "--target",
+            "es2022",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_custom_resources_match_the_upstream_crds(tmp_path):
@@ -146,11 +178,11 @@ def test_cloud_run_service_container(version):
     containers = svc["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     c = containers[0]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cloudrun-container"},
-           "spec": {"containers": [c]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cloudrun-container"}, "spec": {"containers": [c]}}
     kubernetes_validate.validate(pod, version, strict=True)
     assert c["image"] == "GCP_REGION-docker.pkg.dev/GCP_PROJECT_ID/grades/grades-dashboard:GRADES_VERSION"
-    assert {"name": "API_BASE_URL", "value": "http://GATEWAY_PUBLIC_HOST"} in c["env"]
+    # https: the page is served over https, and an https page may not call an http API
+    assert {"name": "API_BASE_URL", "value": "https://GATEWAY_PUBLIC_HOST"} in c["env"]
     assert c["ports"] == [{"name": "http1", "containerPort": 8080}]
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert c["resources"]["limits"]["cpu"] and c["resources"]["limits"]["memory"]

@@ -1,13 +1,13 @@
 """docker/healthcheck/main.rs: the std-only probe the compose healthchecks run
 (the distroless runtime image has no shell or curl). Compiled with rustc
 exactly as in the Dockerfile, then run against loopback servers."""
+
 from __future__ import annotations
 
 import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 from helpers_http import fake_backend, free_port
 
@@ -20,8 +20,11 @@ def probe(tmp_path_factory):
     if not rustc:
         pytest.fail("rustc not installed (the Rust toolchain builds this workspace)")
     out = tmp_path_factory.mktemp("hc") / "grades-healthcheck"
-    proc = subprocess.run([rustc, "--edition", "2021", "-C", "opt-level=s", "-C", "strip=symbols",
-                           str(SOURCE), "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [rustc, "--edition", "2021", "-C", "opt-level=s", "-C", "strip=symbols", str(SOURCE), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -43,7 +46,8 @@ def test_ok_on_2xx(probe):
 
 
 def test_fails_on_non_2xx(probe):
-    import http.server, threading
+    import http.server
+    import threading
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

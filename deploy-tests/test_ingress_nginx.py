@@ -4,13 +4,13 @@ Static checks, and the real config run by a local nginx (Debian's
 nginx-light; .ci/run installs it) on 127.0.0.1 in front of two fake routes,
 where the split is measured.
 """
+
 from __future__ import annotations
 
 import json
 import re
 
 import pytest
-
 from conftest import ROOT
 from helpers_http import fake_backend, nginx_binary, nginx_port, nginx_version, request, run_nginx
 
@@ -25,7 +25,7 @@ def test_split_is_declared_50_50():
     text = conf_text()
     m = re.search(r'split_clients\s+"\$\{request_id\}"\s+\$grades_route\s*\{(.*?)\}', text, re.S)
     assert m, "split_clients on $request_id"
-    entries = [l.strip().rstrip(";").split() for l in m.group(1).strip().splitlines() if l.strip()]
+    entries = [line.strip().rstrip(";").split() for line in m.group(1).strip().splitlines() if line.strip()]
     assert entries == [["50%", "grpc_client"], ["*", "rest_api"]]
     assert re.search(r"upstream grpc_client\s*\{[^}]*server grpc-client:8001 resolve;", text)
     assert re.search(r"upstream rest_api\s*\{[^}]*server rest-api:8002 resolve;", text)
@@ -57,16 +57,21 @@ def test_ingress_splits_evenly(tmp_path):
         pytest.fail("nginx is not installed (apt-get install nginx-light; .ci/run does)")
     version = nginx_version(binary)
     listen = nginx_port()
-    with fake_backend("grpc") as (grpc_port, grpc_seen), fake_backend("rest") as (rest_port, rest_seen), \
-            fake_backend("realtime") as (rt_port, rt_seen):
-        conf = _local_conf(conf_text(), {"grpc": grpc_port, "rest": rest_port, "realtime": rt_port},
-                           listen, tmp_path, version)
+    with (
+        fake_backend("grpc") as (grpc_port, grpc_seen),
+        fake_backend("rest") as (rest_port, rest_seen),
+        fake_backend("realtime") as (rt_port, rt_seen),
+    ):
+        conf = _local_conf(
+            conf_text(), {"grpc": grpc_port, "rest": rest_port, "realtime": rt_port}, listen, tmp_path, version
+        )
         with run_nginx(binary, conf, tmp_path, listen):
             base = f"http://127.0.0.1:{listen}"
             routes = {"grpc": 0, "rest": 0}
             n = 400
-            body = json.dumps({"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90,
-                               "semestre": "1S", "year": 2024}).encode()
+            body = json.dumps(
+                {"carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90, "semestre": "1S", "year": 2024}
+            ).encode()
             for _ in range(n):
                 status, headers, _ = request(base + "/grades", "POST", body, {"Content-Type": "application/json"})
                 assert status == 201

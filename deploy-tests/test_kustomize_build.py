@@ -6,11 +6,11 @@ preStop sleep action are on by default) and 1.33.
 Custom resources (Gateway API, GKE policies, Knative): test_crd_schemas.py,
 against the upstream CRDs; any other kind fails here.
 """
+
 from __future__ import annotations
 
 import kubernetes_validate
 import pytest
-
 from conftest import BUILDS, build_docs, build_text
 from test_crd_schemas import CUSTOM_KINDS
 
@@ -26,8 +26,10 @@ def validate_doc(doc: dict, version: str) -> list[str]:
     except kubernetes_validate.ValidationError as e:
         return [f"{kind}/{doc['metadata'].get('name')}: {'/'.join(map(str, e.path))}: {e.message}"]
     except kubernetes_validate.SchemaNotFoundError:
-        return [f"{kind}/{doc['metadata'].get('name')}: no schema for {api_version} {kind} "
-                f"(add its upstream model to MODELS in test_crd_schemas.py)"]
+        return [
+            f"{kind}/{doc['metadata'].get('name')}: no schema for {api_version} {kind} "
+            f"(add its upstream model to MODELS in test_crd_schemas.py)"
+        ]
     return []
 
 
@@ -68,10 +70,18 @@ def test_no_duplicate_objects():
 def test_validator_rejects_bad_documents():
     """The validation above would catch real mistakes (guards against a
     silently permissive setup)."""
-    bad_deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-                  "spec": {"selector": {"matchLabels": {"a": "b"}},
-                           "template": {"metadata": {"labels": {"a": "b"}},
-                                        "spec": {"containers": [{"name": "c", "image": "i", "portz": []}]}}}}
+    bad_deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i", "portz": []}]},
+            },
+        },
+    }
     assert validate_doc(bad_deploy, "1.30")
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
     assert validate_doc(unknown, "1.30")

@@ -7,18 +7,18 @@ pods in envoy-gateway-system on kind). Each test then asks the map "may A open
 a TCP connection to B on port P?" for the required flows (allowed) and for
 a list of forbidden ones (denied).
 """
+
 from __future__ import annotations
 
 import functools
 import ipaddress
+import pathlib
 import re
 import shutil
 import subprocess
-import pathlib
 import tempfile
 
 import pytest
-
 from conftest import BUILDS, build_docs, build_text, by_kind, pod_templates
 
 NP_BUILDS = ["base+network-policies", "base+gateway-split+network-policies+loadgen", "kind", "gke", "kind+loadgen"]
@@ -96,13 +96,15 @@ class Connectivity:
         dst = ipaddress.ip_address(dst) if re.fullmatch(r"[\d.]+", dst) else dst
         for rule_src, rule_dst, conns in self.rules:
             if self._matches(rule_src, src) and self._matches(rule_dst, dst):
-                if conns is None or any(protocol in protocols and (ranges is None or any(a <= port <= b for a, b in ranges))
-                                        for protocols, ranges in conns):
+                if conns is None or any(
+                    protocol in protocols and (ranges is None or any(a <= port <= b for a, b in ranges))
+                    for protocols, ranges in conns
+                ):
                     return True
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def connectivity(build_id: str) -> Connectivity:
     nca = shutil.which("nca")
     if not nca:
@@ -113,16 +115,30 @@ def connectivity(build_id: str) -> Connectivity:
         (resources / "build.yaml").write_text(build_text(build_id))
         (resources / "outside.yaml").write_text(OUTSIDE)
         out = pathlib.Path(tmp, "connectivity.txt")
-        proc = subprocess.run([nca, "--connectivity", str(resources), "--resource_list", str(resources),
-                               "--output_format", "txt_no_fw_rules", "--output_endpoints", "deployments",
-                               "--file_out", str(out)], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                nca,
+                "--connectivity",
+                str(resources),
+                "--resource_list",
+                str(resources),
+                "--output_format",
+                "txt_no_fw_rules",
+                "--output_endpoints",
+                "deployments",
+                "--file_out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0 and out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
         return Connectivity(out.read_text())
 
 
 def workloads(build_id: str) -> list[str]:
-    return [d["metadata"]["name"] for d in build_docs(build_id)
-            if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+    return [d["metadata"]["name"] for d in build_docs(build_id) if d["kind"] in ("Deployment", "StatefulSet", "Job")]
 
 
 # ------------------------------------------ the older interface, on nca ----
@@ -137,7 +153,7 @@ def _build_and_name(policies, labels) -> tuple[str, str]:
     for build_id in BUILDS:
         docs = build_docs(build_id)
         if by_kind(docs, "NetworkPolicy") == policies:
-            return build_id, next(n for n, l in pods(docs).items() if l == labels)
+            return build_id, next(name for name, pod_labels in pods(docs).items() if pod_labels == labels)
     raise AssertionError("these policies come from no build in conftest.BUILDS")
 
 
@@ -161,9 +177,14 @@ def setup(request):
 def test_default_deny_everything(setup):
     build_id, _, _ = setup
     policies = by_kind(build_docs(build_id), "NetworkPolicy")
-    deny = [p for p in policies if p["spec"]["podSelector"] == {} and
-            set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} and
-            not p["spec"].get("ingress") and not p["spec"].get("egress")]
+    deny = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
     assert deny, "a default-deny policy selecting every pod"
 
 
@@ -176,9 +197,14 @@ def test_dns_for_everyone(setup):
 def test_internal_flows(setup):
     build_id, conn, names = setup
     allowed = [("grpc-client", "grpc-server", 50051)]
-    denied = [("dashboard", "grpc-server", 50051), ("rest-api", "grpc-server", 50051),
-              ("grpc-client", "rest-api", 8002), ("dashboard", "rest-api", 8002),
-              ("dashboard", "grpc-client", 8001), ("realtime", "grpc-server", 50051)]
+    denied = [
+        ("dashboard", "grpc-server", 50051),
+        ("rest-api", "grpc-server", 50051),
+        ("grpc-client", "rest-api", 8002),
+        ("dashboard", "rest-api", 8002),
+        ("dashboard", "grpc-client", 8001),
+        ("realtime", "grpc-server", 50051),
+    ]
     if "mysql" in names:  # kind: in-cluster datastores
         allowed += [(n, "mysql", 3306) for n in ("grpc-server", "rest-api", "realtime", "grades-migrate")]
         allowed += [(n, "redis", 6379) for n in ("grpc-server", "rest-api", "realtime", "grpc-client")]
@@ -217,12 +243,16 @@ def test_gke_datastore_egress():
 
 def test_connectivity_parser():
     """The reading of nca's lines (the analysis itself is nca's)."""
-    conn = Connectivity("\n".join([
-        "so1p2/a[Deployment] => so1p2/b[Deployment] : {protocols:TCP,dst_ports:8001-8003,9000}",
-        "so1p2/a[Deployment] => kube-system/coredns[Pod] : {protocols:TCP, UDP,dst_ports:53}",
-        "10.0.0.0-10.0.0.255 => so1p2/b[Deployment] : All connections",
-        "so1p2/b[Deployment] => 169.254.169.254 : {protocols:TCP}",
-    ]))
+    conn = Connectivity(
+        "\n".join(
+            [
+                "so1p2/a[Deployment] => so1p2/b[Deployment] : {protocols:TCP,dst_ports:8001-8003,9000}",
+                "so1p2/a[Deployment] => kube-system/coredns[Pod] : {protocols:TCP, UDP,dst_ports:53}",
+                "10.0.0.0-10.0.0.255 => so1p2/b[Deployment] : All connections",
+                "so1p2/b[Deployment] => 169.254.169.254 : {protocols:TCP}",
+            ]
+        )
+    )
     assert conn.allows("a", "b", 8002) and conn.allows("a", "b", 9000)
     assert not conn.allows("a", "b", 8004) and not conn.allows("a", "b", 8002, "UDP")
     assert conn.allows("a", DNS, 53, "UDP") and not conn.allows("a", DNS, 54, "UDP")

@@ -1,5 +1,6 @@
 """Shell scripts (shellcheck, bash -n), deploy.just (just --list), the GKE
 renderer, the docs, and a repository-wide scan for secrets."""
+
 from __future__ import annotations
 
 import os
@@ -9,23 +10,56 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
-SCRIPTS = ["tilt/scripts/kind-up.sh", "tilt/scripts/kind-down.sh", "docker/dashboard/entrypoint.sh",
-           "deploy-tests/run.sh", "kustomize/scripts/gke-render.sh"]
-RECIPES = {"up", "down", "load", "kind-up", "kind-down", "tilt", "check-deploy", "gke-build", "gke-cloudrun"}
-GKE_VARS = ["GCP_PROJECT_ID", "GCP_REGION", "GRADES_VERSION", "CLOUDSQL_INSTANCE_NAME",
-            "MEMORYSTORE_REDIS_HOST", "GATEWAY_PUBLIC_HOST"]
-SAMPLE = {"GCP_PROJECT_ID": "my-project", "GCP_REGION": "us-central1", "GRADES_VERSION": "v0.1.0",
-          "CLOUDSQL_INSTANCE_NAME": "grades-mysql", "MEMORYSTORE_REDIS_HOST": "10.100.0.3",
-          "GATEWAY_PUBLIC_HOST": "34.120.0.10"}
+SCRIPTS = [
+    "tilt/scripts/kind-up.sh",
+    "tilt/scripts/kind-down.sh",
+    "tilt/scripts/dev-binaries.sh",
+    "tilt/dev/grades-dev-run",
+    "docker/dashboard/entrypoint.sh",
+    "deploy-tests/run.sh",
+    "kustomize/scripts/gke-render.sh",
+]
+# Sourced, not run (the mysql image's entrypoint sources it): shellcheck only.
+SOURCED_SCRIPTS = ["kustomize/overlays/kind/mysql-users.sh"]
+RECIPES = {
+    "up",
+    "down",
+    "load",
+    "kind-up",
+    "kind-down",
+    "tilt",
+    "tilt-dev",
+    "check-deploy",
+    "gke-build",
+    "gke-cloudrun",
+}
+GKE_VARS = [
+    "GCP_PROJECT_ID",
+    "GCP_PROJECT_NUMBER",
+    "GCP_REGION",
+    "GRADES_VERSION",
+    "CLOUDSQL_INSTANCE_NAME",
+    "MEMORYSTORE_REDIS_HOST",
+    "GATEWAY_PUBLIC_HOST",
+]
+SAMPLE = {
+    "GCP_PROJECT_ID": "my-project",
+    "GCP_PROJECT_NUMBER": "123456789012",
+    "GCP_REGION": "us-central1",
+    "GRADES_VERSION": "v0.1.0",
+    "CLOUDSQL_INSTANCE_NAME": "grades-mysql",
+    "MEMORYSTORE_REDIS_HOST": "10.100.0.3",
+    "GATEWAY_PUBLIC_HOST": "grades.example.edu",
+}
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", SCRIPTS + SOURCED_SCRIPTS)
 def test_shell_scripts(script):
     path = ROOT / script
-    assert os.access(path, os.X_OK), f"{script} is not executable"
+    if script not in SOURCED_SCRIPTS:
+        assert os.access(path, os.X_OK), f"{script} is not executable"
     shell = "sh" if path.read_text().startswith("#!/bin/sh") else "bash"
     proc = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -42,12 +76,18 @@ def test_just_recipes(tmp_path):
         pytest.fail("just not installed (deploy-tests/run.sh installs rust-just)")
     justfile = tmp_path / "justfile"
     justfile.write_text(f"import '{ROOT / 'deploy.just'}'\n")
-    proc = subprocess.run([just, "--justfile", str(justfile), "--working-directory", str(ROOT), "--summary"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [just, "--justfile", str(justfile), "--working-directory", str(ROOT), "--summary"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert RECIPES <= set(proc.stdout.split()), proc.stdout
-    dry = subprocess.run([just, "--justfile", str(justfile), "--working-directory", str(ROOT), "-n", "up"],
-                         capture_output=True, text=True)
+    dry = subprocess.run(
+        [just, "--justfile", str(justfile), "--working-directory", str(ROOT), "-n", "up"],
+        capture_output=True,
+        text=True,
+    )
     assert "docker compose -f compose.yaml up -d --build --wait" in dry.stderr + dry.stdout
     main = ROOT / "justfile"
     if main.exists() and "import 'deploy.just'" in main.read_text():
@@ -65,8 +105,9 @@ def test_recipes_reference_existing_files():
 def _render(target, env_extra):
     env = {k: v for k, v in os.environ.items() if k not in GKE_VARS}
     env.update(env_extra)
-    return subprocess.run(["bash", str(ROOT / "kustomize/scripts/gke-render.sh"), target],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["bash", str(ROOT / "kustomize/scripts/gke-render.sh"), target], capture_output=True, text=True, env=env
+    )
 
 
 def test_gke_render_fills_every_placeholder():
@@ -76,17 +117,26 @@ def test_gke_render_fills_every_placeholder():
         assert var not in proc.stdout, var
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     ref = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-    images = {c["image"] for d in docs if d["kind"] in ("Deployment", "Job")
-              for c in d["spec"]["template"]["spec"]["containers"] + d["spec"]["template"]["spec"].get("initContainers", [])}
+    images = {
+        c["image"]
+        for d in docs
+        if d["kind"] in ("Deployment", "Job")
+        for c in d["spec"]["template"]["spec"]["containers"] + d["spec"]["template"]["spec"].get("initContainers", [])
+    }
     for image in images:
         assert ref.match(image), image
     assert "us-central1-docker.pkg.dev/my-project/grades/grades:v0.1.0" in images
-    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("grades-config"))
     assert cm["data"]["CLOUDSQL_INSTANCE"] == "my-project:us-central1:grades-mysql"
     assert cm["data"]["REDIS_URL"] == "redis://10.100.0.3:6379"
     # values are substituted before the build, so the ConfigMap hash changes with them
     other = _render("overlay", dict(SAMPLE, MEMORYSTORE_REDIS_HOST="10.100.0.4"))
-    name = lambda out: next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "ConfigMap")["metadata"]["name"]
+
+    def name(out):
+        return next(d for d in yaml.safe_load_all(out) if d and d["metadata"]["name"].startswith("grades-config"))[
+            "metadata"
+        ]["name"]
+
     assert name(proc.stdout) != name(other.stdout)
 
 
@@ -96,32 +146,49 @@ def test_gke_render_cloudrun():
     svc = yaml.safe_load(proc.stdout)
     c = svc["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == "us-central1-docker.pkg.dev/my-project/grades/grades-dashboard:v0.1.0"
-    assert {"name": "API_BASE_URL", "value": "http://34.120.0.10"} in c["env"]
+    assert {"name": "API_BASE_URL", "value": "https://grades.example.edu"} in c["env"]
 
 
 def test_gke_render_refuses_missing_or_bad_values():
     assert _render("overlay", {}).returncode == 2
     assert _render("overlay", dict(SAMPLE, GCP_PROJECT_ID="Bad_Project")).returncode == 2
+    # a certificate is issued for a name, never for the bare IP
+    assert _render("overlay", dict(SAMPLE, GATEWAY_PUBLIC_HOST="34.120.0.10")).returncode == 2
     assert _render("overlay", dict(ALLOW_PLACEHOLDERS="1")).returncode == 0
 
 
 def test_docs_cover_the_three_paths():
     text = (ROOT / "docs" / "deploy.md").read_text()
-    for heading in ("## 1. Compose", "## 2. Tilt on kind", "## 3. GKE", "## What was verified where",
-                    "### What to create in GCP first", "### Dashboard on Cloud Run"):
+    for heading in (
+        "## 1. Compose",
+        "## 2. Tilt on kind",
+        "## 3. GKE",
+        "## What was verified where",
+        "### What to create in GCP first",
+        "### Dashboard on Cloud Run",
+    ):
         assert heading in text, heading
     assert "NOT run" in text
     for var in GKE_VARS:
         assert var in text, var
-    for thing in ("gcloud services enable", "artifacts repositories create", "sql instances create",
-                  "sql users create", "redis instances create", "workloadIdentityUser", "addresses create grades-ip",
-                  "run services replace"):
+    for thing in (
+        "gcloud services enable",
+        "artifacts repositories create",
+        "sql instances create",
+        "sql users create",
+        "redis instances create",
+        "workloadIdentityUser",
+        "addresses create grades-ip",
+        "run services replace",
+    ):
         assert thing in text, thing
 
 
 # ---------------------------------------------------------------- secrets ----
 SCANNED = ["compose.yaml", "Dockerfile", "docker", "loadgen", "kustomize", "tilt", "deploy.just", "docs/deploy.md"]
-ASSIGNMENT = re.compile(r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Z0-9_]*)\b[ \t]*[:=][ \t]*\"?([^\s\"'#,}]*)")
+ASSIGNMENT = re.compile(
+    r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Z0-9_]*)\b[ \t]*[:=][ \t]*\"?([^\s\"'#,}]*)"
+)
 
 
 def _scanned_files():
@@ -140,8 +207,15 @@ def _suspicious(text: str) -> list[str]:
         found.append("private key")
     for m in ASSIGNMENT.finditer(text):
         value = m.group(2)
-        if (not value or value.startswith(("$", "%s", "<", "{{")) or "dev-only" in value
-                or value in ("true", "false") or re.fullmatch(r"[A-Z_]+", value)):
+        expansion = text[max(0, m.start() - 2) : m.start()].endswith("${")  # ${VAR:-default} names, not values
+        if (
+            expansion
+            or not value
+            or value.startswith(("$", "%s", "<", "{{", "{"))
+            or "dev-only" in value
+            or value in ("true", "false", "yes", "no")
+            or re.fullmatch(r"[A-Z_]+", value)
+        ):
             continue
         found.append(m.group(0).strip())
     return found

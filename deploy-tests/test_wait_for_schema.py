@@ -1,26 +1,20 @@
 """The wait-for-schema init container: defined once (the kustomize component
-components/wait-for-schema), present in every MySQL-reading Deployment of
-every build, and its script run for real against a MySQL-compatible server:
-it must wait while the schema is missing or a migration failed, and succeed
-once the migrations Job's tables exist. Uses its own throw-away database on
-the server in TEST_MYSQL_URL (the one the Rust tests use; default
-mysql://root@127.0.0.1:3306)."""
+components/wait-for-schema), present in every MySQL-reading Deployment of every build, running
+the project's own image (`grpc-server wait-for-schema`, no other image to pull) as the pod's own
+MySQL user. What the subcommand does against a real database is tested in Rust
+(crates/route-tests: wait_for_schema_holds_until_every_migration_of_the_build_is_applied)."""
+
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import urllib.parse
-import uuid
 
 import pytest
 import yaml
-
-from conftest import BUILDS, KUSTOMIZE_DIR, all_containers, build_docs, image_name
+from conftest import BUILDS, KUSTOMIZE_DIR, ROOT, all_containers, build_docs, image_name, storage_subcommands
 
 COMPONENT = KUSTOMIZE_DIR / "components" / "wait-for-schema"
 SELECTOR = "grades.io/mysql-client"  # the component's labelSelector
+USER_LABEL = "grades.io/mysql-user"
 APP_BUILDS = [b for b in sorted(BUILDS) if b != "tilt-loadgen"]
 
 
@@ -30,21 +24,43 @@ def _definition() -> dict:
     return container
 
 
+def test_the_command_is_a_subcommand_of_a_binary_in_the_image():
+    command = _definition()["command"]
+    assert command == ["grpc-server", "wait-for-schema"]
+    assert "wait-for-schema" in storage_subcommands()
+    assert "StoringArgs" in (ROOT / "crates/grpc-server/src/lib.rs").read_text(), "grpc-server takes the subcommands"
+    assert "--bin grpc-server" in (ROOT / "Dockerfile").read_text()
+
+
 def test_component_targets_the_mysql_clients():
     kustomization = yaml.safe_load((COMPONENT / "kustomization.yaml").read_text())
     assert kustomization["kind"] == "Component"
-    assert [p["target"] for p in kustomization["patches"]] == [
-        {"kind": "Deployment", "labelSelector": f"{SELECTOR}=true"}]
+    targets = [p["target"] for p in kustomization["patches"]]
+    assert targets[0] == {"kind": "Deployment", "labelSelector": f"{SELECTOR}=true"}
     base = yaml.safe_load((KUSTOMIZE_DIR / "base" / "kustomization.yaml").read_text())
     assert "../components/wait-for-schema" in base.get("components", [])
+
+
+def _strip_hash(name: str) -> str:
+    return re.sub(r"-[a-z0-9]{10}$", "", name)
+
+
+def _identity(container: dict) -> tuple:
+    """How a container logs in to MySQL: its password Secret(s) and its MYSQL_USER/MYSQL_URL."""
+    secrets = sorted(_strip_hash(s["secretRef"]["name"]) for s in container.get("envFrom", []) if "secretRef" in s)
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+    return secrets, env.get("MYSQL_USER"), env.get("MYSQL_URL")
 
 
 @pytest.mark.parametrize("build_id", APP_BUILDS)
 def test_every_mysql_reader_waits_with_the_one_definition(build_id):
     expected = _definition()
     docs = build_docs(build_id)
-    readers = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"
-               and (d["metadata"].get("labels") or {}).get(SELECTOR) == "true"}
+    readers = {
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "Deployment" and (d["metadata"].get("labels") or {}).get(SELECTOR) == "true"
+    }
     assert readers == {"grpc-server", "rest-api", "realtime"}, readers
     for d in docs:
         if d["kind"] not in ("Deployment", "StatefulSet", "Job"):
@@ -55,79 +71,25 @@ def test_every_mysql_reader_waits_with_the_one_definition(build_id):
             assert not waits, f"{d['metadata']['name']} must not wait for the schema"
             continue
         assert len(waits) == 1, d["metadata"]["name"]
-        rendered = dict(waits[0])
-        assert image_name(rendered.pop("image")) == "mysql"
-        for source in rendered["envFrom"]:  # generated ConfigMaps/Secrets get a content-hash suffix
-            ref = source.get("configMapRef") or source.get("secretRef")
-            ref["name"] = re.sub(r"-[a-z0-9]{10}$", "", ref["name"])
-        assert rendered == {k: v for k, v in expected.items() if k != "image"}, d["metadata"]["name"]
+        wait = waits[0]
+        assert image_name(wait["image"]) == "grades", "the project's own image, no mysql client image"
+        app = spec["containers"][0]
+        assert wait["image"] == app["image"], "the same image (and tag) as the service it holds back"
+        for key in ("command", "resources", "securityContext"):
+            assert wait[key] == expected[key], (d["metadata"]["name"], key)
+        # It logs in exactly as the service will: same user, same password Secret, same URL.
+        assert _identity(wait) == _identity(app), d["metadata"]["name"]
+        assert _identity(app)[1] == {"fieldRef": {"fieldPath": f"metadata.labels['{USER_LABEL}']"}}
         # it runs after every other plain init container (the gke proxy is a native sidecar before it)
         plain = [c["name"] for role, c in all_containers(spec) if role == "init"]
         assert plain[-1] == "wait-for-schema", plain
-        volumes = {v["name"] for v in spec.get("volumes") or []}
-        assert all(m["name"] in volumes for m in rendered["volumeMounts"]), d["metadata"]["name"]
 
 
-def test_script_is_valid_sh(tmp_path):
-    command = _definition()["command"]
-    assert command[:2] == ["sh", "-c"]
-    script = tmp_path / "wait.sh"
-    script.write_text(command[2])
-    proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-
-
-# ------------------------------------------------------- run for real ----
-URL = urllib.parse.urlsplit(os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"))
-HOST, PORT = URL.hostname or "127.0.0.1", str(URL.port or 3306)
-USER, PASSWORD = urllib.parse.unquote(URL.username or "root"), urllib.parse.unquote(URL.password or "")
-
-
-def _sql(statement: str, database: str | None = None):
-    args = ["mysql", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", USER, "-N", "-s", "-e", statement]
-    if database:
-        args.insert(1, f"--database={database}")
-    return subprocess.run(args, capture_output=True, text=True, timeout=20,
-                          env={**os.environ, "MYSQL_PWD": PASSWORD})
-
-
-@pytest.fixture
-def database():
-    if not shutil.which("mysql"):
-        pytest.fail("no mysql client: apt-get install mariadb-client (.ci/run installs it)")
-    probe = _sql("SELECT 1")
-    if probe.returncode != 0:
-        pytest.fail(f"no MySQL/MariaDB at {HOST}:{PORT} as {USER} (set TEST_MYSQL_URL): {probe.stderr.strip()}")
-    name = f"deploy_tests_{uuid.uuid4().hex[:10]}"
-    assert _sql(f"CREATE DATABASE {name}").returncode == 0
-    try:
-        yield name
-    finally:
-        _sql(f"DROP DATABASE IF EXISTS {name}")
-
-
-def _run(database, tmp_path, attempts="2"):
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TMPDIR": str(tmp_path), "MYSQL_HOST": HOST,
-           "MYSQL_PORT": PORT, "MYSQL_USER": USER, "MYSQL_PASSWORD": PASSWORD, "MYSQL_DATABASE": database,
-           "WAIT_FOR_SCHEMA_ATTEMPTS": attempts}
-    # the script keeps its option file in $TMPDIR or /tmp (an emptyDir in the pod)
-    return subprocess.run(_definition()["command"], env=env, capture_output=True, text=True, timeout=60)
-
-
-@pytest.mark.slow
-def test_waits_then_succeeds(database, tmp_path):
-    missing = _run(database, tmp_path)
-    assert missing.returncode == 1 and "not ready after 2 attempts" in missing.stderr
-
-    for stmt in ("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, success BOOLEAN NOT NULL)",
-                 "CREATE TABLE courses (code VARCHAR(8) PRIMARY KEY)",
-                 "CREATE TABLE grades (id BIGINT PRIMARY KEY)",
-                 "INSERT INTO _sqlx_migrations VALUES (1, FALSE)"):
-        assert _sql(stmt, database).returncode == 0, stmt
-    failed = _run(database, tmp_path)
-    assert failed.returncode == 1, "a failed (dirty) migration must keep the routes waiting"
-
-    assert _sql("UPDATE _sqlx_migrations SET success = TRUE", database).returncode == 0
-    ok = _run(database, tmp_path)
-    assert ok.returncode == 0, ok.stderr
-    assert "schema ready" in ok.stdout
+@pytest.mark.parametrize("build_id", APP_BUILDS)
+def test_no_mysql_client_image_is_pulled_by_the_application(build_id):
+    """Only kind's own MySQL server runs the mysql image."""
+    for d in build_docs(build_id):
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
+            for _, c in all_containers(d["spec"]["template"]["spec"]):
+                if image_name(c["image"]) == "mysql":
+                    assert (d["kind"], d["metadata"]["name"]) == ("StatefulSet", "mysql"), d["metadata"]["name"]

@@ -11,18 +11,19 @@
 #
 # Needs: docker (with a running engine), kind >= 0.24 (NetworkPolicy support
 # in kindnet), kubectl, helm >= 3.8 (OCI charts).
-# Versions can be overridden from the environment (see below).
+# Versions: kustomize/versions.env (the one place for them); the environment overrides them.
 set -euo pipefail
 
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+pinned() { sed -n "s/^$1=//p" "${here}/../../kustomize/versions.env"; }
 CLUSTER_NAME="${CLUSTER_NAME:-grades}"
 REGISTRY_NAME="${REGISTRY_NAME:-kind-registry}"
 REGISTRY_PORT="${REGISTRY_PORT:-5001}"
 REGISTRY_IMAGE="${REGISTRY_IMAGE:-registry:2}"
-ENVOY_GATEWAY_VERSION="${ENVOY_GATEWAY_VERSION:-v1.5.0}"
-METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.7.2}"
+ENVOY_GATEWAY_VERSION="${ENVOY_GATEWAY_VERSION:-$(pinned ENVOY_GATEWAY_VERSION)}"
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-$(pinned METRICS_SERVER_VERSION)}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-}"   # e.g. kindest/node:v1.32.2; empty = kind's default
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 config="${here}/../kind-config.yaml"
 context="kind-${CLUSTER_NAME}"
 

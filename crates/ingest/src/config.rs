@@ -102,6 +102,15 @@ mod tests {
 pub enum StorageCommand {
     /// Apply pending MySQL migrations and exit (for a Kubernetes Job or a compose one-shot).
     Migrate,
+    /// Wait until MySQL holds every migration this binary carries, each applied without failure,
+    /// then exit 0; exit 1 once the timeout passes. Kubernetes runs it as the init container of
+    /// every pod that reads MySQL, so a pod of a new release starts only after the migrations Job
+    /// of that release has run. Needs nothing but SELECT on the database.
+    WaitForSchema {
+        /// Give up after this many seconds.
+        #[arg(long, env = "WAIT_FOR_SCHEMA_TIMEOUT_SECONDS", default_value_t = 600)]
+        timeout_seconds: u64,
+    },
     /// Rebuild the Redis live state from the summary tables and exit (`just reconcile`); the
     /// running projector also does it on its own within seconds of a loss.
     Reconcile,

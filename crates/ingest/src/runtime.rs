@@ -2,6 +2,7 @@
 //! the Redis live-state sync. Built once per process, stopped in order.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown};
@@ -119,6 +120,7 @@ impl StorageCommand {
         let pool = args.mysql.pool()?;
         match self {
             Self::Migrate => migrate(args, &pool).await,
+            Self::WaitForSchema { timeout_seconds } => wait_for_schema(args, &pool, Duration::from_secs(timeout_seconds)).await,
             Self::Reconcile => {
                 let synced = grades_storage::live_sync::rebuild_now(&pool, &args.redis.store()?).await?;
                 tracing::info!(synced_id = synced, "redis live state rebuilt from the summary tables");
@@ -126,6 +128,50 @@ impl StorageCommand {
             }
         }
     }
+}
+
+/// How often `wait-for-schema` asks again.
+const SCHEMA_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+async fn wait_for_schema(args: &StorageArgs, pool: &MySqlPool, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match schema_gap(pool).await {
+            None => {
+                tracing::info!("schema ready: every migration of this build is applied");
+                return Ok(());
+            }
+            Some(reason) if Instant::now() >= deadline => {
+                let url = redact(&args.mysql.mysql_url);
+                return Err(format!("the schema of {url} is not ready after {} s: {reason}", timeout.as_secs()));
+            }
+            Some(reason) => {
+                tracing::info!(%reason, "waiting for the schema");
+                tokio::time::sleep(SCHEMA_POLL_INTERVAL).await;
+            }
+        }
+    }
+}
+
+/// What keeps the database from holding this build's schema, or `None` when every migration the
+/// binary carries is applied and none failed.
+pub async fn schema_gap(pool: &MySqlPool) -> Option<String> {
+    let applied: Vec<(i64, bool)> = match sqlx::query_as("SELECT version, success FROM _sqlx_migrations").fetch_all(pool).await {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(e)) if mysql::mysql_code(e.as_ref()) == Some(1146) => {
+            return Some("no migration applied yet (_sqlx_migrations does not exist)".to_owned())
+        }
+        Err(e) => return Some(format!("could not read the applied migrations: {e}")),
+    };
+    if let Some((version, _)) = applied.iter().find(|(_, success)| !success) {
+        return Some(format!("migration {version} failed; fix it and run the migrations again"));
+    }
+    let missing: Vec<String> = mysql::MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !applied.iter().any(|(version, _)| *version == m.version))
+        .map(|m| m.version.to_string())
+        .collect();
+    (!missing.is_empty()).then(|| format!("migrations not applied yet: {}", missing.join(", ")))
 }
 
 async fn migrate(args: &StorageArgs, pool: &MySqlPool) -> Result<(), String> {

@@ -67,7 +67,7 @@ impl Application {
         let served = http.serve("rest-api", router, shutdown.wait()).await;
         storage.stop().await;
         let _ = flusher.await;
-        tracing::info!("rest-api stopped");
+        tracing::info!("rest-api stopped (edit 2)");
         served
     }
 

@@ -803,3 +803,37 @@ async fn each_service_gets_a_mysql_user_with_only_the_privileges_it_needs() {
 
     db.pool().execute(format!("DROP USER '{migrator}'@'%', '{app_user}'@'%', '{reader}'@'%'").as_str()).await.unwrap();
 }
+
+#[tokio::test]
+async fn wait_for_schema_holds_until_every_migration_of_the_build_is_applied() {
+    use grades_ingest::runtime::StorageCommand;
+    let wait_once = StorageCommand::WaitForSchema { timeout_seconds: 0 };
+
+    // No schema at all, then only the first migration: both keep a pod waiting, and say why.
+    let db = grades_testkit::TestDatabase::create_at_migration(0).await;
+    sqlx::query("DROP TABLE _sqlx_migrations").execute(db.pool()).await.unwrap();
+    let args = grades_testkit::flags::<grades_ingest::config::StorageArgs>(&["--mysql-url", &db.url()]);
+    let refused = wait_once.run(&args).await.unwrap_err();
+    assert!(refused.contains("not ready") && refused.contains("_sqlx_migrations does not exist"), "{refused}");
+    let partial = grades_testkit::TestDatabase::create_at_migration(1).await;
+    let partial_args = grades_testkit::flags::<grades_ingest::config::StorageArgs>(&["--mysql-url", &partial.url()]);
+    let refused = wait_once.run(&partial_args).await.unwrap_err();
+    assert!(refused.contains("migrations not applied yet") && !refused.contains("20261127000001,"), "{refused}");
+
+    // After the migrations Job has run, it exits at once.
+    StorageCommand::Migrate.run(&args).await.expect("migrate");
+    wait_once.run(&args).await.expect("every migration applied");
+
+    // A failed migration keeps the pods waiting (they would start against a half-built schema).
+    sqlx::query("UPDATE _sqlx_migrations SET success = FALSE ORDER BY version DESC LIMIT 1").execute(db.pool()).await.unwrap();
+    let refused = wait_once.run(&args).await.unwrap_err();
+    assert!(refused.contains("failed"), "{refused}");
+
+    // It waits (polls) rather than failing at the first look: repaired within the timeout, it succeeds.
+    let repair = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sqlx::query("UPDATE _sqlx_migrations SET success = TRUE").execute(db.pool()).await.unwrap();
+    };
+    let (waited, ()) = tokio::join!(StorageCommand::WaitForSchema { timeout_seconds: 30 }.run(&args), repair);
+    waited.expect("ready once the failed migration is repaired");
+}
