@@ -20,6 +20,7 @@ import urllib.parse
 
 import pytest
 import yaml
+
 from conftest import ROOT, build_docs, by_kind, find
 from tiltfile import calls_of, evaluate
 

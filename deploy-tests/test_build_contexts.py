@@ -13,6 +13,7 @@ import stat
 import subprocess
 
 import pytest
+
 import tiltfile
 from build_contexts import (
     COMPOSE_SERVICES,

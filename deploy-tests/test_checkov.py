@@ -25,6 +25,7 @@ import textwrap
 
 import pytest
 import yaml
+
 from conftest import ROOT, build_text
 
 CONFIG = ROOT / "deploy-tests" / ".checkov.yaml"

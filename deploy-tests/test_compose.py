@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import yaml
+
 from conftest import MIGRATING_BINARIES, ROOT, declared_binaries
 
 COMPOSE = ROOT / "compose.yaml"

@@ -29,6 +29,7 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
+
 from conftest import BUILDS, ROOT, build_docs
 
 CLOUDRUN = ROOT / "kustomize" / "cloudrun" / "dashboard.yaml"

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import ROOT
 from helpers_http import nginx_binary, nginx_port, request, run_nginx
 

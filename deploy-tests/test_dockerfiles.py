@@ -6,8 +6,9 @@ import re
 import shutil
 import subprocess
 
-import build_contexts
 import pytest
+
+import build_contexts
 from conftest import CONTRACT_BINARIES, ROOT, cargo_binaries
 
 DOCKERFILES = ["Dockerfile", "docker/dashboard.Dockerfile", "loadgen/Dockerfile", "tilt/dev.Dockerfile"]
@@ -26,14 +27,23 @@ def _stages(text):
     return re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
 
 
-def test_rust_image_builds_the_contract_binaries():
+def image_services() -> list[str]:
+    """The service names the image links to its one executable (`ln -s grades /out/NAME`)."""
     text = (ROOT / "Dockerfile").read_text()
-    built = re.search(r"cargo build --release --locked\s*\\\s*\n\s*((?:--bin \S+\s*)+)", text)
-    assert built, "cargo build --bin list"
-    bins = re.findall(r"--bin (\S+)", built.group(1))
-    assert sorted(bins) == sorted(CONTRACT_BINARIES)
-    for b in bins:
-        assert f"target/release/{b}" in text, f"{b} copied out of the builder"
+    loop = re.search(r'for service in ([^;]+); do ln -s grades "/out/\$service"; done', text)
+    assert loop, "the builder links each service's name to the grades executable"
+    return loop.group(1).split()
+
+
+def test_rust_image_builds_the_contract_binaries():
+    """One executable, `grades` (crates/grades), under every contract binary's name."""
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"cargo build --release --locked --bin grades\b", text), "the builder builds the grades executable"
+    assert "cp target/release/grades /out/" in text
+    assert sorted(image_services()) == sorted(CONTRACT_BINARIES)
+    dispatcher = (ROOT / "crates/grades/src/main.rs").read_text()
+    for name in CONTRACT_BINARIES:
+        assert f'"{name}" => ' in dispatcher, f"grades runs {name} when invoked by that name"
     assert "COPY --from=builder /out/ /usr/local/bin/" in text
 
 

@@ -12,6 +12,7 @@ kind exercised."""
 from __future__ import annotations
 
 import pytest
+
 from conftest import BUILDS, build_docs, by_kind
 
 GKE_SUPPORTED_EXTENDED = {

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import ROOT
 from helpers_http import fake_backend, free_port
 

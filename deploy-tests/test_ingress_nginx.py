@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+
 from conftest import ROOT
 from helpers_http import fake_backend, nginx_binary, nginx_port, nginx_version, request, run_nginx
 

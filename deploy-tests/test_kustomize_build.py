@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import kubernetes_validate
 import pytest
+
 from conftest import BUILDS, build_docs, build_text
 from test_crd_schemas import CUSTOM_KINDS
 

@@ -21,6 +21,7 @@ import urllib.parse
 import uuid
 
 import pytest
+
 from conftest import BUILDS, KUSTOMIZE_DIR, ROOT, build_docs, by_kind, find, pod_templates
 
 USER_LABEL = "grades.io/mysql-user"

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 import yaml
+
 from conftest import BUILDS, ROOT, build_docs, find
 from helpers_http import fake_backend, free_port
 

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 
 import pytest
+
 from conftest import BUILDS, build_docs, build_text, by_kind, pod_templates
 
 NP_BUILDS = ["base+network-policies", "base+gateway-split+network-policies+loadgen", "kind", "gke", "kind+loadgen"]

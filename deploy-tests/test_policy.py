@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from conftest import (
     BUILDS,
     CLUSTER_SCOPED,
@@ -373,6 +374,7 @@ def test_gke_cloud_sql_proxy_native_sidecar():
 
 def test_gke_sidecar_patches_are_identical():
     import yaml
+
     from conftest import KUSTOMIZE_DIR
 
     d = KUSTOMIZE_DIR / "overlays" / "gke"

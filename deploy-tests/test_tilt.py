@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from conftest import build_docs, image_name, pod_templates
 from tiltfile import TILT, calls_of, docker_builds, evaluate
 

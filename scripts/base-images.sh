@@ -101,6 +101,7 @@ REDIS_IMAGE=$prefix/redis:$suite
 NGINX_IMAGE=$prefix/nginx:$suite
 RUST_IMAGE=$prefix/rust:$suite
 RUNTIME_IMAGE=$prefix/runtime:$suite
+DEV_RUNTIME_IMAGE=$prefix/runtime:$suite
 NODE_IMAGE=$prefix/node:$suite
 PYTHON_IMAGE=$prefix/python:$suite
 TEST_MYSQL_IMAGE=$prefix/mysql:$suite
