@@ -17,12 +17,17 @@ import warnings
 # Grafana 12's Kubernetes-style API); the SDK marks its builder deprecated in favour of v2.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from grafana_foundation_sdk.builders.dashboard import DatasourceVariable, Row, ThresholdsConfig
     from grafana_foundation_sdk.builders.dashboard import Dashboard as DashboardBuilder
+    from grafana_foundation_sdk.builders.dashboard import DatasourceVariable, Row, ThresholdsConfig
 from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig, VizLegendOptions
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
-from grafana_foundation_sdk.models.common import DataSourceRef, GraphThresholdsStyleMode, LegendDisplayMode, LegendPlacement
+from grafana_foundation_sdk.models.common import (
+    DataSourceRef,
+    GraphThresholdsStyleMode,
+    LegendDisplayMode,
+    LegendPlacement,
+)
 from grafana_foundation_sdk.models.dashboard import Dashboard, DashboardCursorSync, Threshold, ThresholdsMode
 
 UID = "grades"
@@ -68,7 +73,9 @@ def panel(
         .min(0)
         .span(width)
         .height(8)
-        .legend(VizLegendOptions().display_mode(LegendDisplayMode.TABLE).placement(LegendPlacement.BOTTOM).show_legend(True))
+        .legend(
+            VizLegendOptions().display_mode(LegendDisplayMode.TABLE).placement(LegendPlacement.BOTTOM).show_legend(True)
+        )
     )
     for target in targets:
         built = built.with_target(target)
@@ -87,7 +94,8 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Requests per second, by route",
-                "Every answered POST /grades, at each route's HTTP front (grpc-client, rest-api). The ingress splits them 50/50.",
+                "Every answered POST /grades, at each route's HTTP front "
+                "(grpc-client, rest-api). The ingress splits them 50/50.",
                 "reqps",
                 [query(all_by_route, "{{route}}", "A")],
             )
@@ -97,13 +105,20 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 "Answers per second, by route and status",
                 "201 stored, 200 an idempotent replay, 4xx refused (not stored), 503 MySQL unreachable.",
                 "reqps",
-                [query(f"sum by (route, status) (rate(grades_http_requests_total[{RATE}]))", "{{route}} {{status}}", "A")],
+                [
+                    query(
+                        f"sum by (route, status) (rate(grades_http_requests_total[{RATE}]))",
+                        "{{route}} {{status}}",
+                        "A",
+                    )
+                ],
             )
         )
         .with_panel(
             panel(
                 "Latency p50 / p95 / p99, by route",
-                "From each route's HTTP front, request read to answer written. Dashed: the 20 ms p99 SLO of `just compare`.",
+                "From each route's HTTP front, request read to answer "
+                "written. Dashed: the 20 ms p99 SLO of `just compare`.",
                 "s",
                 quantiles("grades_http_request_duration_seconds", "route", "{{route}}"),
                 threshold=SLO_SECONDS,
@@ -112,7 +127,8 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Error ratio, by route and status",
-                "Share of POST /grades answered with each non-2xx status; `5xx` is what the GradesRouteServerErrors alert watches (over 1 %).",
+                "Share of POST /grades answered with each non-2xx status; `5xx` "
+                "is what the GradesRouteServerErrors alert watches (over 1 %).",
                 "percentunit",
                 [
                     query(
@@ -122,7 +138,8 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                         "A",
                     ),
                     query(
-                        f'(sum by (route) (rate(grades_http_requests_total{{status=~"5.."}}[{RATE}])) or {all_by_route} * 0)'
+                        f'(sum by (route) (rate(grades_http_requests_total{{status=~"5.."}}[{RATE}])) '
+                        f"or {all_by_route} * 0)"
                         f" / {all_by_route}",
                         "{{route}} 5xx",
                         "B",
@@ -134,14 +151,18 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "CPU-seconds per 1,000 grades, by route",
-                "`just compare`'s figure, live: the CPU of each route's own processes (grpc-client + grpc-server, or rest-api; "
-                "grades_route_info says which route a process serves) per 1,000 grades stored (201). compare also counts "
-                "MySQL's and Redis's CPU, which no route owns; the projector's leader runs in one writing process, so its "
+                "`just compare`'s figure, live: the CPU of each route's "
+                "own processes (grpc-client + grpc-server, or rest-api; "
+                "grades_route_info says which route a process serves) "
+                "per 1,000 grades stored (201). compare also counts "
+                "MySQL's and Redis's CPU, which no route owns; the "
+                "projector's leader runs in one writing process, so its "
                 "folds are charged to that process's route.",
                 "s",
                 [
                     query(
-                        f"1000 * sum by (route) (rate(process_cpu_seconds_total[{RATE}]) * ignoring (route) group_left (route) grades_route_info)"
+                        f"1000 * sum by (route) (rate(process_cpu_seconds_total[{RATE}]) "
+                        "* ignoring (route) group_left (route) grades_route_info)"
                         f' / sum by (route) (rate(grades_http_requests_total{{status="201"}}[{RATE}]))',
                         "{{route}}",
                         "A",
@@ -152,17 +173,20 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Route 1's gRPC hop: grpc-server vs grpc-client, p99",
-                "grpc-server's handling of SubmitGrade against the whole POST /grades at grpc-client: the gap is the gRPC "
+                "grpc-server's handling of SubmitGrade against the "
+                "whole POST /grades at grpc-client: the gap is the gRPC "
                 "call itself (serialisation, HTTP/2, the network).",
                 "s",
                 [
                     query(
-                        f'histogram_quantile(0.99, sum by (le, grpc_method) (rate(grades_grpc_server_handling_seconds_bucket{{grpc_method="SubmitGrade"}}[{RATE}])))',
+                        "histogram_quantile(0.99, sum by (le, grpc_method) "
+                        f'(rate(grades_grpc_server_handling_seconds_bucket{{grpc_method="SubmitGrade"}}[{RATE}])))',
                         "grpc-server {{grpc_method}} p99",
                         "A",
                     ),
                     query(
-                        f'histogram_quantile(0.99, sum by (le) (rate(grades_http_request_duration_seconds_bucket{{route="grpc"}}[{RATE}])))',
+                        "histogram_quantile(0.99, sum by (le) "
+                        f'(rate(grades_http_request_duration_seconds_bucket{{route="grpc"}}[{RATE}])))',
                         "grpc-client POST /grades p99",
                         "B",
                     ),
@@ -189,7 +213,8 @@ def writer_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 "short",
                 [
                     query(
-                        f"sum by (route) (rate({batches}_sum[{RATE}])) / sum by (route) (rate({batches}_count[{RATE}]))",
+                        f"sum by (route) (rate({batches}_sum[{RATE}])) / "
+                        f"sum by (route) (rate({batches}_count[{RATE}]))",
                         "{{route}} mean",
                         "A",
                     ),
@@ -210,11 +235,14 @@ def writer_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Commits and retried batches per second, by route",
-                "A retry follows a deadlock, a lock wait timeout, an idempotency-key race between replicas or a stale connection.",
+                "A retry follows a deadlock, a lock wait timeout, an "
+                "idempotency-key race between replicas or a stale connection.",
                 "ops",
                 [
                     query(f"sum by (route) (rate({batches}_count[{RATE}]))", "{{route}} commits", "A"),
-                    query(f"sum by (route) (rate(grades_writer_batch_retries_total[{RATE}]))", "{{route}} retries", "B"),
+                    query(
+                        f"sum by (route) (rate(grades_writer_batch_retries_total[{RATE}]))", "{{route}} retries", "B"
+                    ),
                 ],
                 width=8,
             )
@@ -238,7 +266,8 @@ def projector_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Lag in seconds, by projection",
-                "Age of the oldest grade not folded yet. Dashed: the GradesProjectorLagging alert (10 s for 2 minutes).",
+                "Age of the oldest grade not folded yet. Dashed: the "
+                "GradesProjectorLagging alert (10 s for 2 minutes).",
                 "s",
                 [query("max by (projection) (grades_projector_lag_seconds)", "{{projection}}", "A")],
                 width=8,
@@ -271,7 +300,13 @@ def projector_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 "Leader, by projection and instance",
                 "1 where the process holds the projection's MySQL lock and folds it; one leader per projection.",
                 "short",
-                [query("max by (projection, job, instance) (grades_projector_leader)", "{{projection}} {{job}} {{instance}}", "A")],
+                [
+                    query(
+                        "max by (projection, job, instance) (grades_projector_leader)",
+                        "{{projection}} {{job}} {{instance}}",
+                        "A",
+                    )
+                ],
                 width=24,
             )
         )
@@ -310,7 +345,9 @@ def live_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 [
                     query(f"sum(rate(grades_live_rebuilds_total[{RATE}]))", "rebuilds", "A"),
                     query(f"sum(rate(grades_live_sync_failures_total[{RATE}]))", "failed writes", "B"),
-                    query(f"sum(rate(grades_projector_live_notices_dropped_total[{RATE}]))", "fold notices dropped", "C"),
+                    query(
+                        f"sum(rate(grades_projector_live_notices_dropped_total[{RATE}]))", "fold notices dropped", "C"
+                    ),
                 ],
                 width=8,
             )
@@ -318,7 +355,8 @@ def live_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Realtime: Socket.IO clients and pushes",
-                "Browsers connected to realtime, and its broadcasts per second by event (coalesced to at most ~10 a second per client).",
+                "Browsers connected to realtime, and its broadcasts per second "
+                "by event (coalesced to at most ~10 a second per client).",
                 "short",
                 [
                     query("sum by (instance) (grades_realtime_socket_clients)", "clients {{instance}}", "A"),
@@ -346,7 +384,8 @@ def processes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
         .with_panel(
             panel(
                 "Ready, by instance",
-                "1 when /readyz would answer 200 (asked at every scrape); per dependency below it. The GradesNotReady alert fires after 2 minutes at 0.",
+                "1 when /readyz would answer 200 (asked at every scrape); per dependency "
+                "below it. The GradesNotReady alert fires after 2 minutes at 0.",
                 "short",
                 [
                     query("min by (job, instance) (grades_ready)", "{{job}} {{instance}}", "A"),
@@ -388,7 +427,13 @@ def processes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 "Resident memory, by instance",
                 "RSS of each process.",
                 "bytes",
-                [query(f'max by (job, instance) (process_resident_memory_bytes{{job=~"{SERVICES}"}})', "{{job}} {{instance}}", "A")],
+                [
+                    query(
+                        f'max by (job, instance) (process_resident_memory_bytes{{job=~"{SERVICES}"}})',
+                        "{{job}} {{instance}}",
+                        "A",
+                    )
+                ],
             )
         )
     )
@@ -400,7 +445,8 @@ def build() -> Dashboard:
         .uid(UID)
         .description(
             "How route 1 (grpc-client → gRPC → grpc-server) and route 2 (rest-api) behave over time, and the "
-            "services behind them. Generated by observability/dashboard.py (Grafana Foundation SDK): edit that, not the JSON."
+            "services behind them. Generated by observability/dashboard.py "
+            "(Grafana Foundation SDK): edit that, not the JSON."
         )
         .tags(["grades", "generated"])
         .editable()

@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import native  # noqa: E402
+
 from chaos_suite.processes import Process  # noqa: E402
 from chaos_suite.services import Services  # noqa: E402
 
@@ -109,7 +110,11 @@ def printed(node: dict) -> str:
         return f"{node['op']}{printed(node['expr'])}"
     if kind in ("vectorSelector", "matrixSelector"):
         matchers = [m for m in node["matchers"] if not (m["name"] == "__name__" and m["value"] == node["name"])]
-        text = node["name"] + ("{" + ", ".join(f'{m["name"]}{m["type"]}{json.dumps(m["value"])}' for m in matchers) + "}" if matchers else "")
+        text = node["name"] + (
+            "{" + ", ".join(f"{m['name']}{m['type']}{json.dumps(m['value'])}" for m in matchers) + "}"
+            if matchers
+            else ""
+        )
         if kind == "matrixSelector":
             text += f"[{node['range']}ms]"
         assert not node.get("offset"), node
@@ -126,7 +131,9 @@ def printed(node: dict) -> str:
         if matching and (matching["on"] or matching["labels"]):
             op += f" {'on' if matching['on'] else 'ignoring'} ({', '.join(matching['labels'])})"
         if matching and matching["card"] in ("many-to-one", "one-to-many"):
-            op += f" group_{'left' if matching['card'] == 'many-to-one' else 'right'} ({', '.join(matching['include'])})"
+            op += (
+                f" group_{'left' if matching['card'] == 'many-to-one' else 'right'} ({', '.join(matching['include'])})"
+            )
         return f"({printed(node['lhs'])}) {op} ({printed(node['rhs'])})"
     raise AssertionError(f"no printer for {kind}: {node}")
 
@@ -200,13 +207,20 @@ class Load(threading.Thread):
         assert request(f"{realtime}&sid={sid}", b"40")[0] == 200
 
     def run(self) -> None:
-        routes = dict(self.services.routes())
+        fronts = [port for _, port in self.services.routes()]
         self.socket_client()
         deadline, n = time.monotonic() + LOAD_SECONDS, 0
         while time.monotonic() < deadline and not self.stop.is_set():
             n += 1
-            for route, port in routes.items():
-                grade = {"carnet": 201900000 + n, "nombre": f"Alumno {n}", "curso": "SO1", "nota": n % 101, "semestre": "2S", "year": 2023}
+            for port in fronts:
+                grade = {
+                    "carnet": 201900000 + n,
+                    "nombre": f"Alumno {n}",
+                    "curso": "SO1",
+                    "nota": n % 101,
+                    "semestre": "2S",
+                    "year": 2023,
+                }
                 self.post(port, grade)
                 if n % 10 == 0:
                     self.post(port, dict(grade, nota=150))  # 422
@@ -223,9 +237,12 @@ class PanelsHaveData(unittest.TestCase):
         cls.work = pathlib.Path(tempfile.mkdtemp(prefix="grades-observability-"))
         target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
         bindir = pathlib.Path(os.environ.get("GRADES_BIN", target / "debug"))
-        prometheus_dir = os.environ.get("PROMETHEUS_BIN") or subprocess.run(
-            ["bash", str(ROOT / "scripts" / "prometheus-debian.sh")], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        prometheus_dir = (
+            os.environ.get("PROMETHEUS_BIN")
+            or subprocess.run(
+                ["bash", str(ROOT / "scripts" / "prometheus-debian.sh")], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
         for binary in [bindir / name for name in SERVICES] + [pathlib.Path(prometheus_dir) / "prometheus"]:
             if not binary.exists():
                 raise AssertionError(f"{binary} is missing: `just test-observability` builds and fetches what it needs")
@@ -235,11 +252,23 @@ class PanelsHaveData(unittest.TestCase):
         if not client or not shutil.which("redis-cli"):
             raise AssertionError("a mysql/mariadb client and redis-cli are needed (.ci/run installs them)")
         subprocess.run([client, *server_args(server), "-e", f"DROP DATABASE IF EXISTS {DATABASE}"], check=True)
-        keys = subprocess.run(["redis-cli", "-u", redis, "--scan", "--pattern", f"{REDIS_PREFIX}*"], capture_output=True, text=True, check=True)
+        keys = subprocess.run(
+            ["redis-cli", "-u", redis, "--scan", "--pattern", f"{REDIS_PREFIX}*"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         if keys.stdout.split():
             subprocess.run(["redis-cli", "-u", redis, "del", *keys.stdout.split()], check=True, capture_output=True)
 
-        env = dict(os.environ, MYSQL_URL=f"{server}/{DATABASE}", REDIS_URL=redis, REDIS_PREFIX=REDIS_PREFIX, LOG_FORMAT="json", RUST_LOG="warn")
+        env = dict(
+            os.environ,
+            MYSQL_URL=f"{server}/{DATABASE}",
+            REDIS_URL=redis,
+            REDIS_PREFIX=REDIS_PREFIX,
+            LOG_FORMAT="json",
+            RUST_LOG="warn",
+        )
         instances = {name: (name, BASE) for name in ("grpc-server", "rest-api", "realtime", "grpc-client")}
         instances["rest-api-2"] = ("rest-api", REPLICA_BASE)
         cls.services = Services(str(bindir), str(cls.work), env, instances)
@@ -259,7 +288,9 @@ class PanelsHaveData(unittest.TestCase):
                 f"--storage.tsdb.path={cls.work / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
             ]
-            cls.prometheus_process = Process("prometheus", argv, dict(os.environ), str(cls.work / "prometheus.log")).start()
+            cls.prometheus_process = Process(
+                "prometheus", argv, dict(os.environ), str(cls.work / "prometheus.log")
+            ).start()
             cls.prometheus = Prometheus(PROMETHEUS_PORT)
             for _ in range(300):
                 if request(f"{cls.prometheus.url}/-/ready")[0] == 200:
@@ -271,14 +302,23 @@ class PanelsHaveData(unittest.TestCase):
             load.start()
             time.sleep(EVALUATE_AFTER)  # a few rate windows of traffic, still flowing while we ask
             cls.answers = dict(load.answers)
-            cls.results = {expr: cls.prometheus.query(expr.replace("$__rate_interval", RATE_INTERVAL)) for _, _, expr in panel_targets()}
+            cls.results = {
+                expr: cls.prometheus.query(expr.replace("$__rate_interval", RATE_INTERVAL))
+                for _, _, expr in panel_targets()
+            }
             cls.alert_signals = {}
             for name, expr in alert_rules():
                 tree = cls.prometheus.get("/api/v1/parse_query", query=expr)
                 cls.alert_signals[name] = [(printed(s), cls.prometheus.query(printed(s))) for s in signals(tree)]
             cls.rules = cls.prometheus.get("/api/v1/rules")
             cls.targets = cls.prometheus.get("/api/v1/targets")
-            cls.ksm = {expr: selectors(cls.prometheus.get("/api/v1/parse_query", query=expr.replace("$__rate_interval", RATE_INTERVAL))) for _, ref, expr in panel_targets() if ref.startswith(KUBE_STATE_METRICS)}
+            cls.ksm = {
+                expr: selectors(
+                    cls.prometheus.get("/api/v1/parse_query", query=expr.replace("$__rate_interval", RATE_INTERVAL))
+                )
+                for _, ref, expr in panel_targets()
+                if ref.startswith(KUBE_STATE_METRICS)
+            }
             load.stop.set()
             load.join(10)
         except BaseException:
