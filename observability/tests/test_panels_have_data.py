@@ -319,6 +319,15 @@ class PanelsHaveData(unittest.TestCase):
                 for _, ref, expr in panel_targets()
                 if ref.startswith(KUBE_STATE_METRICS)
             }
+            cls.lint = {}
+            for name in instances:
+                text = request(f"http://127.0.0.1:{cls.services.port(name)}/metrics")[1]
+                lint = subprocess.run(
+                    [str(pathlib.Path(prometheus_dir) / "promtool"), "check", "metrics"],
+                    input=text,
+                    capture_output=True,
+                )
+                cls.lint[name] = (text.decode(), (lint.stdout + lint.stderr).decode())
             load.stop.set()
             load.join(10)
         except BaseException:
@@ -370,6 +379,18 @@ class PanelsHaveData(unittest.TestCase):
             for expr, result in evaluated:
                 with self.subTest(alert=name, signal=expr):
                     self.assert_has_data(f"{name}: {expr}", result)
+
+    def test_metric_names_pass_promtools_linter(self):
+        """promtool check metrics (Prometheus' naming rules: snake_case, base units, `_total` on
+        counters, no reserved suffixes, ...) on every service's /metrics. It reads the classic text
+        format, where a counter's HELP names the sample (`x_total`); OpenMetrics, which the services
+        serve, names the family (`x`): that one complaint is the format's, and is the only one allowed."""
+        for name, (text, problems) in self.lint.items():
+            with self.subTest(service=name):
+                self.assertIn("# TYPE grades_", text)
+                for line in problems.splitlines():
+                    family = line.removesuffix("_total no help text")
+                    self.assertTrue(family != line and f"# HELP {family} " in text, f"{name}: {line}")
 
     def test_prometheus_evaluates_every_rule_without_error_and_nothing_fires(self):
         rules = [r for g in self.rules["groups"] for r in g["rules"]]

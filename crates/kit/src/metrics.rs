@@ -6,8 +6,8 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::process::ProcessCollector;
@@ -42,8 +42,11 @@ impl MetricsRegistry {
     /// a query can give a process's CPU to its route (`* ignoring (route) group_left (route)
     /// grades_route_info`) whatever labels the scraper adds.
     pub fn route_info(&mut self, route: &str) {
-        let info = Info::new(RouteLabel { route: route.to_owned() });
-        self.registry.register("grades_route", "The ingestion route this process serves", info);
+        // A gauge at 1, the classic text format's way to carry an info metric (OpenMetrics' `info`
+        // type is unknown to the text format and to promtool).
+        let info = Family::<RouteLabel, Gauge>::default();
+        info.get_or_create(&RouteLabel { route: route.to_owned() }).set(1);
+        self.registry.register("grades_route_info", "The ingestion route this process serves", info);
     }
 
     /// Where metrics are registered while the service is built.
