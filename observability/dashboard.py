@@ -157,7 +157,8 @@ def routes_row(dashboard: DashboardBuilder) -> DashboardBuilder:
                 "per 1,000 grades stored (201). compare also counts "
                 "MySQL's and Redis's CPU, which no route owns; the "
                 "projector's leader runs in one writing process, so its "
-                "folds are charged to that process's route.",
+                "folds are charged to that process's route. At a few grades "
+                "a second the fixed costs (polling, scrapes) dominate.",
                 "s",
                 [
                     query(

@@ -310,6 +310,7 @@ class PanelsHaveData(unittest.TestCase):
             for name, expr in alert_rules():
                 tree = cls.prometheus.get("/api/v1/parse_query", query=expr)
                 cls.alert_signals[name] = [(printed(s), cls.prometheus.query(printed(s))) for s in signals(tree)]
+            cls.report_figures()
             cls.rules = cls.prometheus.get("/api/v1/rules")
             cls.targets = cls.prometheus.get("/api/v1/targets")
             cls.ksm = {
@@ -333,6 +334,23 @@ class PanelsHaveData(unittest.TestCase):
         except BaseException:
             cls.tearDownClass()
             raise
+
+    @classmethod
+    def report_figures(cls):
+        """A few panels' figures, per route, into the test's output (measured, not asserted)."""
+        figures = {
+            "requests/s": f"sum by (route) (rate(grades_http_request_duration_seconds_count[{RATE_INTERVAL}]))",
+            "p99 ms": "1000 * histogram_quantile(0.99, sum by (le, route) "
+            f"(rate(grades_http_request_duration_seconds_bucket[{RATE_INTERVAL}])))",
+            "CPU-s/1000 grades": "1000 * sum by (route) (rate(process_cpu_seconds_total"
+            f"[{RATE_INTERVAL}]) * ignoring (route) group_left (route) grades_route_info) / sum by (route) "
+            f'(rate(grades_http_requests_total{{status="201"}}[{RATE_INTERVAL}]))',
+            "grades/commit": f"sum by (route) (rate(grades_writer_batch_grades_sum[{RATE_INTERVAL}])) / sum by (route) "
+            f"(rate(grades_writer_batch_grades_count[{RATE_INTERVAL}]))",
+        }
+        for name, expr in figures.items():
+            values = {s["metric"].get("route"): float(s["value"][1]) for s in cls.prometheus.query(expr)}
+            print(f"  {name:18} " + "  ".join(f"{route} {value:.3f}" for route, value in sorted(values.items())))
 
     @classmethod
     def tearDownClass(cls):
