@@ -15,8 +15,8 @@ test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .e
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, the scripts' tests, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
-test: lint test-rust test-frontend test-scripts test-e2e check-deploy chaos-short smoke
+# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, the scripts' tests, the alerts' unit tests, the Grafana panels and alerts against the real services, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
+test: lint test-rust test-frontend test-scripts test-alerts test-observability test-e2e check-deploy chaos-short smoke
 
 # Rust tests twice: every test against the MariaDB/Redis of TEST_MYSQL_URL / TEST_REDIS_URL, then the database tests against MySQL and Redis containers (test-rust-containers).
 test-rust *args:
@@ -36,6 +36,30 @@ test-frontend:
 # Tests of the scripts' own code (unittest): the launcher description read alike by shell and Python, the report writer.
 test-scripts:
     cd scripts && python3 -m unittest discover --start-directory tests --top-level-directory .
+
+# Prometheus files: promtool checks the scrape configs and the rules, and runs the alerts' unit tests (observability/prometheus/alerts.test.yml); Debian's promtool (scripts/prometheus-debian.sh).
+test-alerts:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    bin=$(bash scripts/prometheus-debian.sh)
+    "$bin/promtool" check config --syntax-only observability/prometheus/prometheus.yml kustomize/components/observability/prometheus.yml
+    "$bin/promtool" check rules observability/prometheus/alerts.yml
+    "$bin/promtool" test rules observability/prometheus/alerts.test.yml
+
+# Every Grafana panel and every alert has data: a real Prometheus (Debian's) scrapes the real services while grades flow through both routes, each query is evaluated through its HTTP API; and the files `just observability` writes are current.
+test-observability: _observability-venv
+    cargo build --bins
+    .venv-observability/bin/python observability/generate.py --check
+    PROMETHEUS_BIN=$(bash scripts/prometheus-debian.sh) TEST_MYSQL_URL={{ test_mysql_url }} TEST_REDIS_URL={{ test_redis_url }} \
+        .venv-observability/bin/python -m unittest discover --start-directory observability/tests --top-level-directory observability -v
+
+# Write the Grafana dashboard (observability/dashboard.py, through Grafana's Foundation SDK) and the copies kustomize needs (kind component, GKE Rules).
+observability: _observability-venv
+    .venv-observability/bin/python observability/generate.py
+
+# Grafana's Foundation SDK and PyYAML, pinned in observability/requirements.txt, in .venv-observability.
+_observability-venv:
+    bash -c 'source scripts/lib/venv.sh && venv_sync .venv-observability observability/requirements.txt observability'
 
 # Browser end-to-end test: real services + built dashboard in headless Chromium.
 test-e2e:

@@ -31,7 +31,8 @@ MIGRATING_BINARIES = ("grpc-server", "rest-api")  # `<bin> migrate` (CONTRACTS.m
 ROUTE_DEPLOYMENTS = ("grpc-client", "rest-api", "grpc-server")  # each gets an HPA
 
 PROJECT_IMAGES = {"grades", "grades-dashboard", "grades-loadgen"}
-THIRD_PARTY_IMAGES = {"mysql", "redis", "cloud-sql-proxy", "nginx", "nginx-unprivileged"}
+# prometheus, grafana: the kind overlay's observability component (kustomize/components/observability).
+THIRD_PARTY_IMAGES = {"mysql", "redis", "cloud-sql-proxy", "nginx", "nginx-unprivileged", "prometheus", "grafana"}
 
 OPTIONAL_COMPONENTS = ("gateway-split", "network-policies", "loadgen")
 

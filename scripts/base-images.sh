@@ -13,7 +13,7 @@
 #
 # The upstream images stay the defaults everywhere; these come in through variables
 # (MYSQL_IMAGE, REDIS_IMAGE, NGINX_IMAGE, RUST_IMAGE, RUNTIME_IMAGE, NODE_IMAGE, PYTHON_IMAGE,
-# TEST_MYSQL_IMAGE, TEST_REDIS_IMAGE). docs/deploy.md says how they differ from the upstream ones.
+# PROMETHEUS_IMAGE, TEST_MYSQL_IMAGE, TEST_REDIS_IMAGE). docs/deploy.md says how they differ from the upstream ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/debian.sh
@@ -77,7 +77,7 @@ docker build -q -f "$context/debian.Dockerfile" -t "$prefix/debian:$suite" --bui
 say "$prefix/debian:$suite ready ($((SECONDS - started)) s, trusting $(find "$context/extra-ca" -name '*.crt' | wc -l) added certificate authorities)"
 rm -rf "$context"
 trap - EXIT
-for name in rust runtime node python nginx redis mysql; do
+for name in rust runtime node python nginx redis mysql prometheus; do
     build "$name" --build-arg "DEBIAN_IMAGE=$prefix/debian:$suite"
 done
 
@@ -89,6 +89,7 @@ say "nginx:   $(version nginx nginx -v)"
 say "rust:    $(version rust rustc --version)"
 say "node:    $(version node node --version)"
 say "python:  $(version python python3 --version)"
+say "prometheus: $(version prometheus prometheus --version)"
 
 # compose reads .env from the project directory: the block below is rewritten on every run,
 # anything else in the file (passwords, INGEST_TOKEN) is kept.
@@ -104,6 +105,7 @@ RUNTIME_IMAGE=$prefix/runtime:$suite
 DEV_RUNTIME_IMAGE=$prefix/runtime:$suite
 NODE_IMAGE=$prefix/node:$suite
 PYTHON_IMAGE=$prefix/python:$suite
+PROMETHEUS_IMAGE=$prefix/prometheus:$suite
 TEST_MYSQL_IMAGE=$prefix/mysql:$suite
 TEST_REDIS_IMAGE=$prefix/redis:$suite
 $end

@@ -53,12 +53,12 @@ load() { # route url metrics_url connections pool: one wrk run, its raw figures 
     local route=$1 url=$2 metrics=$3 connections=$4 pool=$5
     local run=$out/$route-c$connections-pool$pool start caught=null
     local sum0 count0 sum1 count1 lag_terms lag_students
-    sum0=$(service_metric "$metrics" grades_batch_size_sum); count0=$(service_metric "$metrics" grades_batch_size_count)
+    sum0=$(service_metric "$metrics" grades_writer_batch_grades_sum); count0=$(service_metric "$metrics" grades_writer_batch_grades_count)
     "$bin/grades-bench" watch --seconds "$seconds" >"$run.watch.json" &
     local watcher=$!
     POOL=$pool wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/post-grade.lua --latency "$url" >"$run.wrk.txt"
     wait "$watcher"
-    sum1=$(service_metric "$metrics" grades_batch_size_sum); count1=$(service_metric "$metrics" grades_batch_size_count)
+    sum1=$(service_metric "$metrics" grades_writer_batch_grades_sum); count1=$(service_metric "$metrics" grades_writer_batch_grades_count)
     lag_terms=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="terms"}')
     lag_students=$(service_metric "$metrics" 'grades_projector_lag_ids{projection="students"}')
     # Until the projector has folded everything the load committed.
@@ -70,7 +70,7 @@ load() { # route url metrics_url connections pool: one wrk run, its raw figures 
         sleep 0.1
     done
     # bench_report.py reads wrk's output and the watch, and makes the row of this run from them.
-    record "{\"kind\": \"route\", \"route\": \"$route\", \"connections\": $connections, \"students\": $pool, \"caught_up_seconds\": $caught, \"wrk\": \"$run.wrk.txt\", \"watch\": \"$run.watch.json\", \"metrics\": {\"grades_batch_size_sum\": [\"$sum0\", \"$sum1\"], \"grades_batch_size_count\": [\"$count0\", \"$count1\"], \"lag_terms\": [\"$lag_terms\"], \"lag_students\": [\"$lag_students\"]}}"
+    record "{\"kind\": \"route\", \"route\": \"$route\", \"connections\": $connections, \"students\": $pool, \"caught_up_seconds\": $caught, \"wrk\": \"$run.wrk.txt\", \"watch\": \"$run.watch.json\", \"metrics\": {\"grades_writer_batch_grades_sum\": [\"$sum0\", \"$sum1\"], \"grades_writer_batch_grades_count\": [\"$count0\", \"$count1\"], \"lag_terms\": [\"$lag_terms\"], \"lag_students\": [\"$lag_students\"]}}"
     echo "$route c=$connections pool=$pool: $(grep 'Requests/sec' "$run.wrk.txt")"
 }
 

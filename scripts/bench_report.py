@@ -112,8 +112,8 @@ def route_run(record):
         row.update(wrk_result(wrk.read()))
     # Metric values as /metrics printed them; a metric not printed at all is taken as 0.
     metric = {name: [float(value or 0) for value in values] for name, values in record["metrics"].items()}
-    batches = metric["grades_batch_size_count"][1] - metric["grades_batch_size_count"][0]
-    batched = metric["grades_batch_size_sum"][1] - metric["grades_batch_size_sum"][0]
+    batches = metric["grades_writer_batch_grades_count"][1] - metric["grades_writer_batch_grades_count"][0]
+    batched = metric["grades_writer_batch_grades_sum"][1] - metric["grades_writer_batch_grades_sum"][0]
     row["mean_batch"] = batched / batches if batches else None
     row["lag_at_end_ids"] = {"terms": int(metric["lag_terms"][0]), "students": int(metric["lag_students"][0])}
     row["caught_up_seconds"] = record["caught_up_seconds"]

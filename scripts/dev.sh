@@ -71,10 +71,32 @@ for service in "${GRADES_SERVICES[@]}"; do
         service_launch "$bin" - "$service"
     fi
 done
+# Prometheus natively (Debian's, scripts/prometheus-debian.sh) when it has been fetched, or always
+# with DEV_PROMETHEUS=true (fetching it), never with false: it scrapes every service and evaluates
+# observability/prometheus/alerts.yml. Its data lives in .dev/prometheus, kept between runs.
+prometheus_dir=""
+case ${DEV_PROMETHEUS:-auto} in
+    true) prometheus_dir=$(bash scripts/prometheus-debian.sh) ;;
+    auto) [[ -x .tools/prometheus/usr/bin/prometheus ]] && prometheus_dir=$PWD/.tools/prometheus/usr/bin ;;
+esac
+prometheus_port=${DEV_PROMETHEUS_PORT:-9090}
+if [[ -n $prometheus_dir ]]; then
+    mkdir -p .dev/prometheus
+    python3 observability/native.py --port-base "$SERVICES_PORT_BASE" >.dev/prometheus.yml
+    process_start prometheus - "$prometheus_dir/prometheus" --config.file=.dev/prometheus.yml \
+        --storage.tsdb.path=.dev/prometheus --storage.tsdb.retention.time=2d \
+        --web.listen-address=127.0.0.1:"$prometheus_port" --log.level=warn
+fi
 (cd frontend && { test -d node_modules || npm ci --no-audit --no-fund >/dev/null; })
 process_start dashboard - bash -c "cd frontend && exec ./node_modules/.bin/vite --host 127.0.0.1 --port 5173 --strictPort"
 
 services_wait_ready 120 "${GRADES_SERVICES[@]}" || { echo "a service did not become ready; its log lines above say why" >&2; exit 1; }
+if [[ -n $prometheus_dir ]]; then
+    process_wait_ready "http://127.0.0.1:$prometheus_port/-/ready" 30 || exit 1
+    observing="Prometheus      http://127.0.0.1:$prometheus_port   (/targets, /alerts; queries: /api/v1/query)"
+else
+    observing="Prometheus      not running: DEV_PROMETHEUS=true just dev fetches Debian's and runs it"
+fi
 cat <<INFO
 
   grades is running natively:
@@ -82,6 +104,9 @@ cat <<INFO
     route 2 (rest)  POST $(route_url rest)
     realtime        $(service_url realtime)/api/live
     dashboard       http://127.0.0.1:5173   <- open this
+    $observing
+    Grafana         not run natively (no Debian, npm or PyPI package): just up-observability runs
+                    it in compose on http://localhost:3001 with the dashboard of observability/
   Try: just post rest   /   just post grpc        Ctrl-C stops everything.
 
 INFO

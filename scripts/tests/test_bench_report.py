@@ -36,8 +36,8 @@ class BenchRoute(unittest.TestCase):
             "wrk": str(FIXTURES / "wrk-latency.txt"),
             "watch": str(FIXTURES / "watch.json"),
             "metrics": {
-                "grades_batch_size_sum": ["1000", "13500"],
-                "grades_batch_size_count": ["10", "110"],
+                "grades_writer_batch_grades_sum": ["1000", "13500"],
+                "grades_writer_batch_grades_count": ["10", "110"],
                 "lag_terms": ["12"],
                 "lag_students": ["3.0"],
                 **metrics,
@@ -52,7 +52,7 @@ class BenchRoute(unittest.TestCase):
         self.assertEqual(row["cores"], {"rest-api": 0.61, "mariadbd": 0.99})
 
     def test_metrics_not_printed_count_as_zero(self):
-        row = bench_report.route_run(self.record(grades_batch_size_count=["", ""], lag_terms=[""]))
+        row = bench_report.route_run(self.record(grades_writer_batch_grades_count=["", ""], lag_terms=[""]))
         self.assertIsNone(row["mean_batch"])
         self.assertEqual(row["lag_at_end_ids"]["terms"], 0)
 

@@ -27,6 +27,7 @@ struct Front<S> {
 
 /// `POST /grades` over `sink`, with request metrics and per-route latency recording.
 pub fn grades_router<S: GradeSink>(sink: Arc<S>, metrics: HttpMetrics, latency: LatencyRecorder) -> Router {
+    metrics.serve_route(sink.route().as_str());
     Router::new().route("/grades", post(post_grade::<S>)).with_state(Arc::new(Front { sink, metrics, latency }))
 }
 

@@ -230,6 +230,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
+        registry.route_info(Route::Grpc.as_str());
         let http_metrics = HttpMetrics::register(&mut registry);
         let timeout = Duration::from_millis(config.grpc_timeout_ms);
         let sink = Arc::new(GrpcSink::new(&config.grpc_server_url, timeout, config.grpc_balance_dns, token.as_ref())?);

@@ -3,6 +3,7 @@
 //! over HTTP on a separate port.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use grades_domain::{GradeParts, IdempotencyKey, IngestError, Route};
 use grades_ingest::runtime::MysqlProbe;
@@ -12,6 +13,10 @@ use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
 use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
 use grades_storage::StorageMetrics;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
@@ -46,11 +51,58 @@ pub async fn main(config: Config) -> std::process::ExitCode {
 /// The gRPC face of the ingestion service.
 pub struct GrpcIngestion {
     service: IngestService,
+    metrics: GrpcMetrics,
+}
+
+/// Labels of the handled-calls counter, named as the gRPC ecosystem's Prometheus interceptors name them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// `SubmitGrade` or `ListCourses`.
+    pub grpc_method: &'static str,
+    /// The status code answered (`OK`, `InvalidArgument`, `Unavailable`, ...).
+    pub grpc_code: String,
+}
+
+/// Label of the handling-time histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    /// `SubmitGrade` or `ListCourses`.
+    pub grpc_method: &'static str,
+}
+
+/// grpc-server's side of route 1: its calls by method and status, and their handling time, so the
+/// gRPC hop can be told apart from grpc-client's end-to-end latency.
+#[derive(Clone)]
+pub struct GrpcMetrics {
+    handled: Family<CallLabels, Counter>,
+    handling: Family<MethodLabel, Histogram>,
+}
+
+impl GrpcMetrics {
+    /// Registers `grades_grpc_server_handled_total` and `grades_grpc_server_handling_seconds`.
+    pub fn register(registry: &mut MetricsRegistry) -> Self {
+        let metrics =
+            Self { handled: Family::default(), handling: Family::new_with_constructor(grades_kit::metrics::request_seconds_histogram) };
+        let registry = registry.registry_mut().sub_registry_with_prefix("grades_grpc_server");
+        registry.register("handled", "GradeIngestion calls answered, by method and status code", metrics.handled.clone());
+        registry.register("handling_seconds", "Time grpc-server took to answer a GradeIngestion call", metrics.handling.clone());
+        metrics
+    }
+
+    fn observe<T>(&self, method: &'static str, started: Instant, result: &Result<T, Status>) {
+        let code = match result {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        self.handled.get_or_create(&CallLabels { grpc_method: method, grpc_code: format!("{code:?}") }).inc();
+        self.handling.get_or_create(&MethodLabel { grpc_method: method }).observe(started.elapsed().as_secs_f64());
+    }
 }
 
 #[tonic::async_trait]
 impl GradeIngestion for GrpcIngestion {
     async fn submit_grade(&self, request: Request<SubmitGradeRequest>) -> Result<Response<SubmitGradeResponse>, Status> {
+        let started = Instant::now();
         let request = request.into_inner();
         let result = async {
             let Some(grade) = request.grade else {
@@ -72,16 +124,25 @@ impl GradeIngestion for GrpcIngestion {
             self.service.ingest(grade, key).await
         }
         .await;
-        match result {
+        let answer = match result {
             Ok(accepted) => Ok(Response::new(SubmitGradeResponse { id: accepted.id, replayed: accepted.replayed })),
             Err(error) => Err(status_from_error(&error)),
-        }
+        };
+        self.metrics.observe("SubmitGrade", started, &answer);
+        answer
     }
 
     async fn list_courses(&self, _request: Request<ListCoursesRequest>) -> Result<Response<ListCoursesResponse>, Status> {
-        let catalog = self.service.catalog().await.map_err(|e| status_from_error(&e))?;
-        let courses = catalog.courses().map(|c| Course { code: c.code.as_str().to_owned(), name: c.name }).collect();
-        Ok(Response::new(ListCoursesResponse { courses }))
+        let started = Instant::now();
+        let answer = match self.service.catalog().await {
+            Ok(catalog) => {
+                let courses = catalog.courses().map(|c| Course { code: c.code.as_str().to_owned(), name: c.name }).collect();
+                Ok(Response::new(ListCoursesResponse { courses }))
+            }
+            Err(error) => Err(status_from_error(&error)),
+        };
+        self.metrics.observe("ListCourses", started, &answer);
+        answer
     }
 }
 
@@ -152,6 +213,7 @@ pub struct Application {
     http_router: axum::Router,
     storage: StorageRuntime,
     service: IngestService,
+    metrics: GrpcMetrics,
     token: Option<IngestToken>,
     limits: HttpLimits,
 }
@@ -161,8 +223,10 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
+        registry.route_info(Route::Grpc.as_str());
+        let metrics = GrpcMetrics::register(&mut registry);
         let storage_metrics = StorageMetrics::new();
-        storage_metrics.register(registry.registry_mut());
+        storage_metrics.register(registry.registry_mut(), Route::Grpc);
         let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
         let service = IngestService::new(Route::Grpc, storage.pool.clone(), storage.writer.clone());
         let http_router = health_router(storage.readiness(), registry.freeze());
@@ -170,12 +234,12 @@ impl Application {
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;
         let grpc_addr = grpc_listener.local_addr().map_err(|e| format!("cannot read the address bound for {grpc_address}: {e}"))?;
         let http = HttpServer::bind(&config.shared.http, config.port).await?;
-        Ok(Self { grpc_listener, grpc_addr, http, http_router, storage, service, token, limits: config.shared.http.limits() })
+        Ok(Self { grpc_listener, grpc_addr, http, http_router, storage, service, metrics, token, limits: config.shared.http.limits() })
     }
 
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { grpc_listener, grpc_addr, http, http_router, storage, service, token, limits } = self;
+        let Self { grpc_listener, grpc_addr, http, http_router, storage, service, metrics, token, limits } = self;
         tracing::info!(grpc = %grpc_addr, "grpc-server listening for gRPC");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         // The first status is set before serving, so no caller ever sees the service unknown.
@@ -189,7 +253,7 @@ impl Application {
             .max_concurrent_streams(Some(1024))
             .timeout(limits.header_read_timeout + limits.body_timeout)
             .add_service(health_service)
-            .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion { service }, CheckToken(token)))
+            .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion { service, metrics }, CheckToken(token)))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
         let http = http.serve("grpc-server", http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod health;
 pub mod metrics;
 pub mod problem;
+pub mod process;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

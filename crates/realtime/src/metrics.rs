@@ -60,11 +60,9 @@ impl RealtimeMetrics {
             subscription_reconnects: Counter::default(),
             pushes: Family::default(),
             api_requests: Family::default(),
-            api_duration: Family::new_with_constructor(|| {
-                Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0])
-            }),
+            api_duration: Family::new_with_constructor(grades_kit::metrics::request_seconds_histogram),
         };
-        let registry = registry.registry_mut().sub_registry_with_prefix("realtime");
+        let registry = registry.registry_mut().sub_registry_with_prefix("grades_realtime");
         registry.register("socket_clients", "Socket.IO clients connected", metrics.clients.clone());
         registry.register("events_received", "Live events received on the Redis channel", metrics.events_received.clone());
         registry.register("events_invalid", "Redis channel messages that were not a live event", metrics.events_invalid.clone());

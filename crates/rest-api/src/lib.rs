@@ -47,9 +47,10 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
         let token = config.auth.token()?;
         let mut registry = MetricsRegistry::new();
+        registry.route_info(Route::Rest.as_str());
         let http_metrics = HttpMetrics::register(&mut registry);
         let storage_metrics = StorageMetrics::new();
-        storage_metrics.register(registry.registry_mut());
+        storage_metrics.register(registry.registry_mut(), Route::Rest);
         let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
         let service = Arc::new(IngestService::new(Route::Rest, storage.pool.clone(), storage.writer.clone()));
         let latency = LatencyRecorder::default();

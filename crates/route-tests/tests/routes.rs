@@ -322,6 +322,9 @@ async fn mysql_down_gives_503_with_retry_after_and_recovers(route: Route) {
     let ready_url = app.grpc_admin_url.clone().unwrap_or_else(|| app.base_url.clone());
     let ready = app.http.get(format!("{ready_url}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503, "not ready without MySQL");
+    let metrics = app.http.get(format!("{ready_url}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "grades_ready 0"), "a scrape sees it too: {metrics}");
+    assert!(metrics.contains("grades_dependency_up{dependency=\"mysql\",required=\"true\"} 0"), "{metrics}");
 
     app.mysql_proxy.resume().await;
     let recovered = eventually(Duration::from_secs(10), || async {
@@ -343,7 +346,24 @@ async fn health_readiness_and_metrics_are_served(route: Route) {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains(&format!("grades_http_requests_total{{route=\"{route}\",status=\"201\"}} 1")), "{metrics}");
     assert!(metrics.contains(&format!("grades_http_requests_total{{route=\"{route}\",status=\"415\"}} 1")));
-    assert!(metrics.contains("grades_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains(&format!("grades_http_request_duration_seconds_bucket{{le=\"0.02\",route=\"{route}\"}}")), "{metrics}");
+    // What the dashboards and alerts read (observability/): the route a process serves, its CPU
+    // counter, and its readiness at scrape time.
+    for line in [format!("grades_route_info{{route=\"{route}\"}} 1"), "grades_ready 1".to_owned()] {
+        assert!(metrics.lines().any(|l| l == line), "/metrics lacks {line}:\n{metrics}");
+    }
+    assert!(metrics.lines().any(|l| l.starts_with("process_cpu_seconds_total ")), "{metrics}");
+    assert!(metrics.contains("grades_dependency_up{dependency=\"redis\",required=\"false\"} 1"), "{metrics}");
+    // The storing process: rest-api itself, or grpc-server behind grpc-client.
+    let storing_url = app.grpc_admin_url.clone().unwrap_or_else(|| app.base_url.clone());
+    let storing = app.http.get(format!("{storing_url}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(storing.contains(&format!("grades_writer_batch_grades_count{{route=\"{route}\"}} 1")), "{storing}");
+    assert!(storing.contains("grades_dependency_up{dependency=\"mysql\",required=\"true\"} 1"), "{storing}");
+    assert!(storing.contains("grades_projector_leader{projection=\"terms\"}"), "{storing}");
+    if route == Route::Grpc {
+        assert!(storing.contains("grades_grpc_server_handled_total{grpc_method=\"SubmitGrade\",grpc_code=\"Ok\"} 1"), "{storing}");
+        assert!(storing.contains(&format!("grades_route_info{{route=\"{route}\"}} 1")), "{storing}");
+    }
     app.stop().await;
 }
 

@@ -10,6 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use grades_domain::Route;
+
 use crate::projection::{Projection, ProjectionStatus};
 
 /// Every storage metric of a writing process: the writer's, the projector's, the live sync's.
@@ -50,7 +52,7 @@ pub struct ProjectorMetrics {
     /// Time of one fold transaction.
     pub fold_seconds: Family<ProjectionLabel, Histogram>,
     /// Folds rolled back (connection lost, database error).
-    pub failures: Counter,
+    pub failures: Family<ProjectionLabel, Counter>,
     /// Fold notices the live sync's queue could not take (it rebuilds instead).
     pub live_notices_dropped: Counter,
 }
@@ -70,6 +72,15 @@ impl ProjectorMetrics {
         self.lag_ids.get_or_create(&label).set(status.lag_ids as i64);
         self.lag_seconds.get_or_create(&label).set(status.lag_seconds);
     }
+
+    /// This process no longer folds `projection`: only the leader reads the lag, so the figures
+    /// this one last read go (a stale lag would hide, or fake, the leader's in a `max`).
+    pub fn stepped_down(&self, projection: Projection) {
+        let label = ProjectionLabel { projection: projection.name() };
+        self.leader.get_or_create(&label).set(0);
+        self.lag_ids.remove(&label);
+        self.lag_seconds.remove(&label);
+    }
 }
 
 /// The Redis live sync's metrics.
@@ -83,12 +94,16 @@ pub struct LiveSyncMetrics {
     pub failures: Counter,
 }
 
+/// A commit or a fold takes 1-20 ms under load (BENCHMARKS.md): fine buckets there, wide ones
+/// for a MySQL that stalls.
 fn seconds() -> Histogram {
-    Histogram::new([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0])
+    Histogram::new([0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0])
 }
 
+/// Grades per batch: at most WRITER_MAX_BATCH (512 by default), powers of two up to it; a fold
+/// can take far more after an outage.
 fn sizes() -> Histogram {
-    Histogram::new([1.0, 4.0, 16.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0])
+    Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0, 65536.0])
 }
 
 impl StorageMetrics {
@@ -105,27 +120,32 @@ impl StorageMetrics {
                 lag_seconds: Family::default(),
                 fold_grades: Family::new_with_constructor(sizes),
                 fold_seconds: Family::new_with_constructor(seconds),
-                failures: Counter::default(),
+                failures: Family::default(),
                 live_notices_dropped: Counter::default(),
             },
             live_sync: LiveSyncMetrics { synced_id: Gauge::default(), rebuilds: Counter::default(), failures: Counter::default() },
         }
     }
 
-    /// Adds every storage metric to the process registry.
-    pub fn register(&self, registry: &mut Registry) {
-        let batch = registry.sub_registry_with_prefix("grades_batch");
-        batch.register("size", "Grades committed per MySQL transaction", self.batch_size.clone());
-        batch.register("commit_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());
-        batch.register("retries", "Batches run again after a deadlock, a lock wait timeout or a key race", self.batch_retries.clone());
+    /// Adds every storage metric to the process registry; the writer's carry `route`, the route
+    /// whose grades this process stores (the projector and the live sync fold every route's).
+    pub fn register(&self, registry: &mut Registry, route: Route) {
+        let writer = registry.sub_registry_with_prefix("grades_writer").sub_registry_with_label(("route".into(), route.as_str().into()));
+        writer.register("batch_grades", "Grades committed per MySQL transaction", self.batch_size.clone());
+        writer.register("commit_duration_seconds", "Time to write and commit one batch of grades", self.batch_commit_seconds.clone());
+        writer.register(
+            "batch_retries",
+            "Batches run again after a deadlock, a lock wait timeout or a key race",
+            self.batch_retries.clone(),
+        );
         let (p, projector) = (&self.projector, registry.sub_registry_with_prefix("grades_projector"));
         projector.register("leader", "1 while this process folds the projection", p.leader.clone());
         projector.register("applied_id", "Highest grade id folded into the projection's tables", p.applied_id.clone());
-        projector.register("lag_ids", "Committed grades the projection has not folded yet", p.lag_ids.clone());
-        projector.register("lag_seconds", "Age of the oldest grade the projection has not folded yet", p.lag_seconds.clone());
+        projector.register("lag_ids", "Committed grades the projection has not folded yet (leader only)", p.lag_ids.clone());
+        projector.register("lag_seconds", "Age of the oldest grade the projection has not folded yet (leader only)", p.lag_seconds.clone());
         projector.register("fold_grades", "Grades per fold, per projection", p.fold_grades.clone());
-        projector.register("fold_seconds", "Time of one fold transaction, per projection", p.fold_seconds.clone());
-        projector.register("failures", "Folds rolled back (connection lost, database error)", p.failures.clone());
+        projector.register("fold_duration_seconds", "Time of one fold transaction, per projection", p.fold_seconds.clone());
+        projector.register("fold_failures", "Folds rolled back (connection lost, database error)", p.failures.clone());
         projector.register(
             "live_notices_dropped",
             "Fold notices the Redis sync could not take (it rebuilds)",

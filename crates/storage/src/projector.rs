@@ -115,6 +115,10 @@ impl Runner {
     async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut failures = 0_u32;
+        // Every writing process says whether it leads, so "no leader anywhere" shows as all zeros,
+        // and counts failed folds from zero, so a first failure is a rise and not a new series.
+        self.metrics.leader.get_or_create(&self.label()).set(0);
+        let _ = self.metrics.failures.get_or_create(&self.label());
         loop {
             let attempt = tokio::select! {
                 leader = self.become_leader() => leader,
@@ -139,13 +143,13 @@ impl Runner {
             tracing::info!(projection = self.projection.name(), "projector: this process folds this projection now");
             self.metrics.leader.get_or_create(&self.label()).set(1);
             let outcome = self.lead(connection, &mut shutdown).await;
-            self.metrics.leader.get_or_create(&self.label()).set(0);
+            self.metrics.stepped_down(self.projection);
             self.send(SyncCommand::Forget);
             match outcome {
                 Ok(()) => return,
                 Err(error) => {
                     failures += 1;
-                    self.metrics.failures.inc();
+                    self.metrics.failures.get_or_create(&self.label()).inc();
                     tracing::warn!(%error, projection = self.projection.name(), "projector lost its connection or failed a fold; nothing of that fold was applied");
                     let backoff = Duration::from_millis(100 * u64::from(failures.min(20)));
                     tokio::select! {

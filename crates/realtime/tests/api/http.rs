@@ -47,9 +47,15 @@ async fn health_readiness_metrics_and_cors() {
     assert!(open.starts_with("0{") && open.contains("\"sid\""), "Engine.IO open packet: {open}");
 
     let metrics = env.get("/metrics").await.text().await.unwrap();
-    for name in
-        ["realtime_socket_clients", "realtime_events_received_total", "realtime_api_requests_total{path=\"/api/courses\",status=\"200\"} 1"]
-    {
+    for name in [
+        "grades_realtime_socket_clients",
+        "grades_realtime_events_received_total",
+        "grades_realtime_api_requests_total{path=\"/api/courses\",status=\"200\"} 1",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "grades_ready 1",
+        "grades_dependency_up{dependency=\"mysql\",required=\"true\"} 1",
+    ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
     env.stop().await;

@@ -108,10 +108,10 @@ async fn routes_are_pushed_every_second_while_clients_are_connected() {
     // With nobody connected, nothing is computed or pushed.
     drop(client);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let series = "realtime_pushes_total{event=\"routes\"}";
+    let series = "grades_realtime_pushes_total{event=\"routes\"}";
     let before = env.metric(series).await;
     assert!(before >= 2.0, "routes pushes counted: {before}");
-    assert_eq!(env.metric("realtime_socket_clients").await, 0.0);
+    assert_eq!(env.metric("grades_realtime_socket_clients").await, 0.0);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(env.metric(series).await, before, "routes pushed with no client connected");
     env.stop().await;
@@ -126,7 +126,7 @@ async fn bursts_are_coalesced_to_about_ten_pushes_a_second() {
     // Two clients posting one grade after another: every grade is its own commit and its own
     // event, far more than ten a second.
     const EACH: u64 = 40;
-    let events_before = env.metric("realtime_events_received_total").await;
+    let events_before = env.metric("grades_realtime_events_received_total").await;
     let started = Instant::now();
     let stream = |route: Route, first: u64| {
         let env = &env;
@@ -152,7 +152,7 @@ async fn bursts_are_coalesced_to_about_ten_pushes_a_second() {
         totals
     });
     let elapsed = started.elapsed();
-    let events = env.metric("realtime_events_received_total").await - events_before;
+    let events = env.metric("grades_realtime_events_received_total").await - events_before;
     assert_eq!(totals.last().copied(), Some(final_total), "final total never pushed: {totals:?}");
     assert!(totals.windows(2).all(|w| w[0] < w[1]), "totals go up: {totals:?}");
     let flushes = elapsed.as_millis() as usize / 100 + 2;
@@ -189,7 +189,7 @@ async fn events_subscription_recovers_from_a_redis_outage() {
     // After resubscribing, the missed changes are read once and pushed.
     client.expect("total caught up after the outage", is_total(SEED_TOTAL + 1)).await;
     client.expect("students caught up after the outage", |name, data| name == "students" && data["students"] == 5).await;
-    assert!(env.metric("realtime_subscription_reconnects_total").await >= 1.0);
+    assert!(env.metric("grades_realtime_subscription_reconnects_total").await >= 1.0);
 
     // And live events flow again.
     env.post(Route::Grpc, 131, "SO1", 45, "2S", 2023).await;
@@ -312,7 +312,7 @@ async fn a_flood_of_connections_and_malformed_packets_does_not_starve_a_good_cli
     // 300 clients that join the namespace and then never read what they are sent.
     const IDLE: usize = 300;
     let idle: Vec<SocketClient> = stream::iter(0..IDLE).map(|_| SocketClient::connect(env.addr)).buffer_unordered(50).collect().await;
-    assert_eq!(env.metric("realtime_socket_clients").await, (IDLE + 1) as f64, "every idle client joined");
+    assert_eq!(env.metric("grades_realtime_socket_clients").await, (IDLE + 1) as f64, "every idle client joined");
 
     // Unfinished handshakes: a TCP connection with half an HTTP request, an Engine.IO session
     // that never joins a namespace, a long-polling handshake never followed up.
@@ -403,8 +403,8 @@ async fn a_flood_of_connections_and_malformed_packets_does_not_starve_a_good_cli
     drop((idle, half_requests, malformed, binary, huge, wrong_namespace));
     never_joined.clear();
     let settled =
-        eventually(Duration::from_secs(20), || async { (env.metric("realtime_socket_clients").await == 1.0).then_some(()) }).await;
-    assert!(settled.is_some(), "socket clients after the flood: {}", env.metric("realtime_socket_clients").await);
+        eventually(Duration::from_secs(20), || async { (env.metric("grades_realtime_socket_clients").await == 1.0).then_some(()) }).await;
+    assert!(settled.is_some(), "socket clients after the flood: {}", env.metric("grades_realtime_socket_clients").await);
     let mut newcomer = env.connect().await;
     newcomer.expect("a newcomer's initial total", is_total(SEED_TOTAL + 6)).await;
     env.post(Route::Rest, 799, "BD1", 70, "2S", 2023).await;

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use grades_live::LiveStore;
 use grades_storage::live_sync::LiveSync;
+use grades_storage::metrics::ProjectionLabel;
 use grades_storage::mysql::{lazy_pool, PoolConfig};
+use grades_storage::projection::Projection;
 use grades_storage::projector::{self, ProjectorConfig};
 use grades_storage::StorageMetrics;
 use grades_testkit::TestDatabase;
@@ -68,8 +70,12 @@ impl Projector {
         tokio::time::timeout(Duration::from_secs(20), self.task).await.expect("projector stops").expect("projector task");
     }
 
+    /// Folds rolled back, every projection's.
     pub fn failures(&self) -> u64 {
-        self.metrics.projector.failures.get()
+        Projection::ALL
+            .into_iter()
+            .map(|projection| self.metrics.projector.failures.get_or_create(&ProjectionLabel { projection: projection.name() }).get())
+            .sum()
     }
 }
 
