@@ -10,6 +10,9 @@ test_redis_url := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # recorded in .env, else (empty) testkit's defaults, production's mysql:8.4 and redis:7.4-alpine.
 test_mysql_image := env("TEST_MYSQL_IMAGE", `sed -n 's/^TEST_MYSQL_IMAGE=//p' .env 2>/dev/null | tail -n 1`)
 test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .env 2>/dev/null | tail -n 1`)
+# Virtual environments of the Python-packaged tools (.ci/run keeps them between its runs).
+lint_venv := env("LINT_VENV", ".venv-lint")
+observability_venv := env("OBSERVABILITY_VENV", ".venv-observability")
 
 # List the recipes.
 default:
@@ -49,17 +52,17 @@ test-alerts:
 # Every Grafana panel and every alert has data: a real Prometheus (Debian's) scrapes the real services while grades flow through both routes, each query is evaluated through its HTTP API; and the files `just observability` writes are current.
 test-observability: _observability-venv
     cargo build --bins
-    .venv-observability/bin/python observability/generate.py --check
+    {{ observability_venv }}/bin/python observability/generate.py --check
     PROMETHEUS_BIN=$(bash scripts/prometheus-debian.sh) TEST_MYSQL_URL={{ test_mysql_url }} TEST_REDIS_URL={{ test_redis_url }} \
-        .venv-observability/bin/python -m unittest discover --start-directory observability/tests --top-level-directory observability -v
+        {{ observability_venv }}/bin/python -m unittest discover --start-directory observability/tests --top-level-directory observability -v
 
 # Write the Grafana dashboard (observability/dashboard.py, through Grafana's Foundation SDK) and the copies kustomize needs (kind component, GKE Rules).
 observability: _observability-venv
-    .venv-observability/bin/python observability/generate.py
+    {{ observability_venv }}/bin/python observability/generate.py
 
-# Grafana's Foundation SDK and PyYAML, pinned in observability/requirements.txt, in .venv-observability.
+# Grafana's Foundation SDK and PyYAML, pinned in observability/requirements.txt, in .venv-observability (OBSERVABILITY_VENV).
 _observability-venv:
-    bash -c 'source scripts/lib/venv.sh && venv_sync .venv-observability observability/requirements.txt observability'
+    bash -c 'source scripts/lib/venv.sh && venv_sync {{ observability_venv }} observability/requirements.txt observability'
 
 # Browser end-to-end test: real services + built dashboard in headless Chromium.
 test-e2e:
@@ -110,8 +113,8 @@ lint-rust:
 
 # Python: ruff's lint and format check (ruff.toml) over every Python file of the tree.
 lint-python: _lint-venv
-    .venv-lint/bin/ruff check
-    .venv-lint/bin/ruff format --check
+    {{ lint_venv }}/bin/ruff check
+    {{ lint_venv }}/bin/ruff format --check
 
 # Shell: ShellCheck (.shellcheckrc) over every tracked shell script, with or without the .sh ending.
 lint-shell: _lint-venv
@@ -121,15 +124,15 @@ lint-shell: _lint-venv
     git ls-files -z | while IFS= read -r -d '' file; do
         [[ -f $file ]] || continue
         if [[ $file == *.sh ]] || head -n 1 "$file" | grep -qE '^#!.*[/ ](ba|da|k)?sh( |$)'; then printf '%s\0' "$file"; fi
-    done | xargs -0 .venv-lint/bin/shellcheck
+    done | xargs -0 {{ lint_venv }}/bin/shellcheck
 
 # The dashboard and the Node programs beside it: ESLint (frontend/eslint.config.js).
 lint-frontend:
     cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run lint
 
-# The Python-packaged linters (ruff, ShellCheck) pinned in scripts/lint-requirements.txt, in .venv-lint.
+# The Python-packaged linters (ruff, ShellCheck) pinned in scripts/lint-requirements.txt, in .venv-lint (LINT_VENV).
 _lint-venv:
-    bash -c 'source scripts/lib/venv.sh && venv_sync .venv-lint scripts/lint-requirements.txt lint'
+    bash -c 'source scripts/lib/venv.sh && venv_sync {{ lint_venv }} scripts/lint-requirements.txt lint'
 
 # Dependency policy (deny.toml): licenses, banned crates, crates.io only. Offline; part of `just lint`.
 deny:
