@@ -30,10 +30,12 @@ apt_install() {
 # into the CLI's plugin directory: this machine's own suite may carry neither, and installing the
 # other suite's docker.io would pull half of it in. apt works in a private state directory, so the
 # machine's own package lists are untouched.
+# Global, not local: the EXIT trap that removes it runs after this function has returned.
+work=
 install_plugins() {
-    local suite=${PLUGIN_SUITE:-sid} work
+    local suite=${PLUGIN_SUITE:-sid}
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' RETURN
+    trap 'rm -rf "$work"' EXIT
     mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/root"
     echo "deb $(debian_mirror) $suite main" > "$work/sources.list"
     local apt=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
