@@ -1,23 +1,31 @@
-use crate::ValidationErrors;
+use crate::{IdempotencyKey, ValidationErrors};
 
-/// Everything that can stop a grade from being stored. Each transport maps it once: HTTP to a
-/// status and problem+json (`grades-front`), gRPC to a status code (`grades-proto`).
+/// Everything that can stop a grade from being stored. Variants carry data; the one sentence a
+/// person reads is this type's `Display`, written here once. Each transport maps the variant once:
+/// HTTP to a status and problem+json (`grades-front`), gRPC to a status code with the data in its
+/// details (`grades-proto`), so a grade refused on either route reads the same.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
     /// Fields broke their rules (every broken rule is listed).
-    #[error("the grade is invalid: {0}")]
+    #[error("The grade has {count} invalid field(s): {fields}.", count = .0.0.len(), fields = .0)]
     Validation(ValidationErrors),
-    #[error("Idempotency-Key {0} was already used for a different grade; use a new key for a new grade")]
     /// The key stored a different grade before.
-    IdempotencyConflict(String),
-    /// MySQL (or grpc-server) cannot be reached now: retry later.
-    #[error("the grade store is unavailable ({0}); retry in a few seconds")]
-    Unavailable(String),
+    #[error("Idempotency-Key {:?} was already used for a different grade; use a new key for a new grade.", .0.as_str())]
+    IdempotencyConflict(IdempotencyKey),
+    /// The grade store (MySQL, or grpc-server on the grpc route) cannot be reached now: retry later.
+    #[error("The grade store is unavailable ({cause}); retry in a few seconds.")]
+    Unavailable {
+        /// What failed, as the failing component reported it.
+        cause: String,
+    },
     /// A bug or an unexpected answer: retrying will not help.
-    #[error("the grade could not be stored: {0}")]
-    Internal(String),
+    #[error("The grade could not be stored ({cause}); retrying will not help, report it to the operators.")]
+    Internal {
+        /// What failed, as the failing component reported it.
+        cause: String,
+    },
     /// This process stopped taking grades.
-    #[error("the service is shutting down; retry against another replica")]
+    #[error("The service is shutting down; retry against another replica.")]
     ShuttingDown,
 }
 
@@ -27,5 +35,33 @@ impl IngestError {
         let mut errors = ValidationErrors::default();
         errors.push(field, message);
         Self::Validation(errors)
+    }
+
+    /// The store cannot be reached because of `cause`.
+    pub fn unavailable(cause: impl ToString) -> Self {
+        Self::Unavailable { cause: cause.to_string() }
+    }
+
+    /// An unexpected failure, `cause`.
+    pub fn internal(cause: impl ToString) -> Self {
+        Self::Internal { cause: cause.to_string() }
+    }
+
+    /// One of each variant, with made-up data: what the transports' contract tests run through.
+    pub fn examples() -> Vec<Self> {
+        let mut fields = ValidationErrors::default();
+        fields.push("nota", "must be an integer from 0 to 100");
+        fields.push("curso", "\"XX9\" is not a course of the catalog");
+        let conflict = IdempotencyKey::parse("teacher-7:grade-42").map(Self::IdempotencyConflict);
+        [Ok(Self::Validation(fields))]
+            .into_iter()
+            .chain([conflict])
+            .flatten()
+            .chain([
+                Self::unavailable("pool timed out while waiting for an open connection"),
+                Self::internal("Table 'grades.grades' doesn't exist"),
+                Self::ShuttingDown,
+            ])
+            .collect()
     }
 }

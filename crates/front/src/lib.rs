@@ -39,17 +39,15 @@ pub trait GradeSink: Send + Sync + 'static {
     fn submit(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> impl Future<Output = Result<Accepted, IngestError>> + Send;
 }
 
-/// The HTTP answer to an ingestion error.
+/// The HTTP answer to an ingestion error: its status, and the error's sentence as the detail.
 pub fn problem(error: &IngestError) -> Problem {
+    let problem = |status| Problem::new(status, error.to_string());
     match error {
-        IngestError::Validation(errors) => {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("The grade has {} invalid field(s): {errors}.", errors.0.len()))
-                .with_errors(errors)
+        IngestError::Validation(errors) => problem(StatusCode::UNPROCESSABLE_ENTITY).with_errors(errors),
+        IngestError::IdempotencyConflict(_) => problem(StatusCode::CONFLICT),
+        IngestError::Unavailable { .. } | IngestError::ShuttingDown => {
+            problem(StatusCode::SERVICE_UNAVAILABLE).retry_after(RETRY_AFTER_SECONDS)
         }
-        IngestError::IdempotencyConflict(_) => Problem::new(StatusCode::CONFLICT, error.to_string()),
-        IngestError::Unavailable(_) | IngestError::ShuttingDown => {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).retry_after(RETRY_AFTER_SECONDS)
-        }
-        IngestError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+        IngestError::Internal { .. } => problem(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route};
+use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
 use grades_kit::{
     health_router, require_token, within_a_second, HttpArgs, HttpMetrics, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry,
@@ -15,9 +15,9 @@ use grades_kit::{
 };
 use grades_live::latency::LatencyRecorder;
 use grades_live::{LiveStore, RedisArgs};
-use grades_proto::error_from_status;
 use grades_proto::v1::grade_ingestion_client::GradeIngestionClient;
-use grades_proto::v1::{Grade, ListCoursesRequest, SubmitGradeRequest};
+use grades_proto::v1::ListCoursesRequest;
+use grades_proto::{catalog_from_response, error_from_status, request_from_grade};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
@@ -178,35 +178,15 @@ impl GradeSink for GrpcSink {
             .get(|| async {
                 let response =
                     self.client.clone().list_courses(ListCoursesRequest {}).await.map_err(|status| error_from_status(&status))?;
-                let courses = response
-                    .into_inner()
-                    .courses
-                    .into_iter()
-                    .filter_map(|c| CourseCode::parse(&c.code).ok().map(|code| Course { code, name: c.name }));
-                Ok(Catalog::new(courses))
+                Ok(catalog_from_response(response.into_inner()))
             })
             .await
     }
 
     async fn submit(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> Result<Accepted, IngestError> {
-        let request = SubmitGradeRequest {
-            grade: Some(Grade {
-                carnet: grade.carnet.get(),
-                nombre: grade.nombre.as_str().to_owned(),
-                curso: grade.curso.as_str().to_owned(),
-                nota: u32::from(grade.nota.get()),
-                semestre: grade.semestre.as_str().to_owned(),
-                year: u32::from(grade.year.get()),
-            }),
-            idempotency_key: key.map(|k| k.as_str().to_owned()).unwrap_or_default(),
-        };
-        match self.client.clone().submit_grade(request).await {
-            Ok(response) => {
-                let response = response.into_inner();
-                Ok(Accepted { id: response.id, replayed: response.replayed })
-            }
-            Err(status) => Err(error_from_status(&status)),
-        }
+        let request = request_from_grade(&grade, key.as_ref());
+        let response = self.client.clone().submit_grade(request).await.map_err(|status| error_from_status(&status))?.into_inner();
+        Ok(Accepted { id: response.id, replayed: response.replayed })
     }
 }
 

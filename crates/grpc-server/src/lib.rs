@@ -5,13 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use grades_domain::{GradeParts, IdempotencyKey, IngestError, Route};
+use grades_domain::{IngestError, Route};
+use grades_front::GradeSink;
 use grades_ingest::runtime::MysqlProbe;
 use grades_ingest::{IngestService, StorageRuntime, StoringArgs};
 use grades_kit::{health_router, HttpLimits, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry, Shutdown};
-use grades_proto::status_from_error;
 use grades_proto::v1::grade_ingestion_server::{GradeIngestion, GradeIngestionServer};
-use grades_proto::v1::{Course, ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
+use grades_proto::v1::{ListCoursesRequest, ListCoursesResponse, SubmitGradeRequest, SubmitGradeResponse};
+use grades_proto::{courses_response, grade_from_request, status_from_error};
 use grades_storage::StorageMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -48,9 +49,11 @@ pub async fn main(config: Config) -> std::process::ExitCode {
     .await
 }
 
-/// The gRPC face of the ingestion service.
-pub struct GrpcIngestion {
-    service: IngestService,
+/// The gRPC face of a grade sink: the ingestion service in grpc-server; any other [`GradeSink`]
+/// (one that stores nothing, one that fails on purpose) where only the protocol is measured or
+/// tested.
+pub struct GrpcIngestion<S> {
+    sink: S,
     metrics: GrpcMetrics,
 }
 
@@ -99,46 +102,33 @@ impl GrpcMetrics {
     }
 }
 
+impl<S: GradeSink> GrpcIngestion<S> {
+    /// The gRPC face of `sink`, counting its calls in `metrics`.
+    pub fn new(sink: S, metrics: GrpcMetrics) -> Self {
+        Self { sink, metrics }
+    }
+
+    async fn submit(&self, request: &SubmitGradeRequest) -> Result<SubmitGradeResponse, IngestError> {
+        let catalog = self.sink.catalog().await?;
+        let (grade, key) = grade_from_request(request, &catalog)?;
+        let accepted = self.sink.submit(grade, key).await?;
+        Ok(SubmitGradeResponse { id: accepted.id, replayed: accepted.replayed })
+    }
+}
+
 #[tonic::async_trait]
-impl GradeIngestion for GrpcIngestion {
+impl<S: GradeSink> GradeIngestion for GrpcIngestion<S> {
     async fn submit_grade(&self, request: Request<SubmitGradeRequest>) -> Result<Response<SubmitGradeResponse>, Status> {
         let started = Instant::now();
-        let request = request.into_inner();
-        let result = async {
-            let Some(grade) = request.grade else {
-                return Err(IngestError::invalid("grade", "is required"));
-            };
-            let key = match request.idempotency_key.as_str() {
-                "" => None,
-                raw => Some(IdempotencyKey::parse(raw).map_err(|message| IngestError::invalid("Idempotency-Key", message))?),
-            };
-            let parts = GradeParts {
-                carnet: grade.carnet,
-                nombre: &grade.nombre,
-                curso: &grade.curso,
-                nota: u64::from(grade.nota),
-                semestre: &grade.semestre,
-                year: u64::from(grade.year),
-            };
-            let grade = self.service.validate_parts(&parts).await?;
-            self.service.ingest(grade, key).await
-        }
-        .await;
-        let answer = match result {
-            Ok(accepted) => Ok(Response::new(SubmitGradeResponse { id: accepted.id, replayed: accepted.replayed })),
-            Err(error) => Err(status_from_error(&error)),
-        };
+        let answer = self.submit(request.get_ref()).await.map(Response::new).map_err(|error| status_from_error(&error));
         self.metrics.observe("SubmitGrade", started, &answer);
         answer
     }
 
     async fn list_courses(&self, _request: Request<ListCoursesRequest>) -> Result<Response<ListCoursesResponse>, Status> {
         let started = Instant::now();
-        let answer = match self.service.catalog().await {
-            Ok(catalog) => {
-                let courses = catalog.courses().map(|c| Course { code: c.code.as_str().to_owned(), name: c.name }).collect();
-                Ok(Response::new(ListCoursesResponse { courses }))
-            }
+        let answer = match self.sink.catalog().await {
+            Ok(catalog) => Ok(Response::new(courses_response(&catalog))),
             Err(error) => Err(status_from_error(&error)),
         };
         self.metrics.observe("ListCourses", started, &answer);
@@ -195,10 +185,10 @@ async fn follow_mysql(
 async fn report_mysql(reporter: &tonic_health::server::HealthReporter, up: bool, was: Option<bool>) -> bool {
     if was != Some(up) {
         if up {
-            reporter.set_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+            reporter.set_serving::<GradeIngestionServer<GrpcIngestion<IngestService>>>().await;
         } else {
             tracing::warn!("MySQL does not answer; reporting NOT_SERVING");
-            reporter.set_not_serving::<GradeIngestionServer<GrpcIngestion>>().await;
+            reporter.set_not_serving::<GradeIngestionServer<GrpcIngestion<IngestService>>>().await;
         }
     }
     up
@@ -253,7 +243,7 @@ impl Application {
             .max_concurrent_streams(Some(1024))
             .timeout(limits.header_read_timeout + limits.body_timeout)
             .add_service(health_service)
-            .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion { service, metrics }, CheckToken(token)))
+            .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion::new(service, metrics), CheckToken(token)))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
         let http = http.serve("grpc-server", http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);

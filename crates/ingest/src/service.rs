@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use grades_domain::{Catalog, GradeParts, IdempotencyKey, IngestError, NewGrade, Route};
+use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{Accepted, GradeSink, CATALOG_TTL};
 use grades_kit::Refreshed;
 use grades_storage::mysql;
@@ -30,19 +30,13 @@ impl IngestService {
             .get(|| async {
                 mysql::load_catalog(&self.pool).await.map_err(|error| {
                     if mysql::is_unavailable(&error) {
-                        IngestError::Unavailable(error.to_string())
+                        IngestError::unavailable(error)
                     } else {
-                        IngestError::Internal(format!("could not read the course catalog: {error}"))
+                        IngestError::internal(format_args!("could not read the course catalog: {error}"))
                     }
                 })
             })
             .await
-    }
-
-    /// Validates typed fields (from gRPC) with the same rules as the HTTP front.
-    pub async fn validate_parts(&self, parts: &GradeParts<'_>) -> Result<NewGrade, IngestError> {
-        let catalog = self.catalog().await?;
-        NewGrade::from_parts(parts, &catalog).map_err(IngestError::Validation)
     }
 
     /// Stores a validated grade and waits until it is committed (or replayed by its key).
@@ -54,9 +48,9 @@ impl IngestService {
 
 fn ingest_error(error: StoreError) -> IngestError {
     match error {
-        StoreError::Unavailable(reason) => IngestError::Unavailable(reason),
-        StoreError::IdempotencyConflict(key) => IngestError::IdempotencyConflict(format!("{key:?}")),
-        StoreError::Internal(reason) => IngestError::Internal(reason),
+        StoreError::Unavailable(cause) => IngestError::Unavailable { cause },
+        StoreError::IdempotencyConflict(key) => IngestError::IdempotencyConflict(key),
+        StoreError::Internal(cause) => IngestError::Internal { cause },
         StoreError::ShuttingDown => IngestError::ShuttingDown,
     }
 }

@@ -68,7 +68,7 @@ impl Application {
         let served = http.serve("rest-api", router, shutdown.wait()).await;
         storage.stop().await;
         let _ = flusher.await;
-        tracing::info!("rest-api stopped (edit 2)");
+        tracing::info!("rest-api stopped");
         served
     }
 

@@ -65,8 +65,8 @@ pub enum StoreError {
     #[error("the database is unreachable: {0}")]
     Unavailable(String),
     /// The idempotency key (carried) already stored a different grade.
-    #[error("Idempotency-Key {0:?} was already used for a different grade")]
-    IdempotencyConflict(String),
+    #[error("Idempotency-Key {:?} was already used for a different grade", .0.as_str())]
+    IdempotencyConflict(IdempotencyKey),
     /// MySQL refused the batch for another reason (a bug, a bad statement).
     #[error("the grade could not be stored: {0}")]
     Internal(String),
@@ -403,7 +403,10 @@ async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Re
             Plan::Insert => Ok(StoreOutcome::Created(ids[index])),
             Plan::SameAsEarlier(first) => Ok(StoreOutcome::Replayed(ids[first])),
             Plan::Replay(id) => Ok(StoreOutcome::Replayed(id)),
-            Plan::Conflict => Err(StoreError::IdempotencyConflict(keyed[index].map(|(key, _)| key.to_owned()).unwrap_or_default())),
+            Plan::Conflict => match &batch[index].request.idempotency_key {
+                Some(key) => Err(StoreError::IdempotencyConflict(key.clone())),
+                None => Err(StoreError::Internal("a grade without an Idempotency-Key was planned as a key conflict".into())),
+            },
         })
         .collect();
     Ok((outcomes, (count > 0).then(|| first_id + count - 1)))
