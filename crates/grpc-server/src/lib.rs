@@ -219,6 +219,7 @@ impl Application {
         storage_metrics.register(registry.registry_mut(), Route::Grpc);
         let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
         let service = IngestService::new(Route::Grpc, storage.pool.clone(), storage.writer.clone());
+        let service = service.discard_grades(config.shared.discard_grades);
         let http_router = health_router(storage.readiness(), registry.freeze());
         let grpc_address = format!("{}:{}", config.shared.http.bind_address, config.grpc_port);
         let grpc_listener = TcpListener::bind(&grpc_address).await.map_err(|e| format!("cannot listen on {grpc_address}: {e}"))?;

@@ -21,6 +21,10 @@ pub struct StoringArgs {
     /// Listen address, HTTP timeouts, connection limit and drain deadline.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Validate and acknowledge every grade but store none (no write to MySQL or Redis): a mode
+    /// for measuring what the protocols alone cost (`just protocol`), never for serving people.
+    #[arg(long, env = "DISCARD_GRADES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub discard_grades: bool,
 }
 
 /// Storage settings shared by grpc-server and rest-api.

@@ -1,5 +1,6 @@
 //! The one ingestion service: catalog-aware validation and group-committed storage.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
@@ -16,12 +17,24 @@ pub struct IngestService {
     pool: MySqlPool,
     writer: GradeWriter,
     catalog: Arc<Refreshed<Catalog>>,
+    /// Set when grades are acknowledged without being stored: the last id handed out.
+    discarded: Option<Arc<AtomicU64>>,
 }
 
 impl IngestService {
     /// The service of `route`, storing through `writer` and reading the catalog from `pool`.
     pub fn new(route: Route, pool: MySqlPool, writer: GradeWriter) -> Self {
-        Self { route, pool, writer, catalog: Arc::new(Refreshed::new(CATALOG_TTL)) }
+        Self { route, pool, writer, catalog: Arc::new(Refreshed::new(CATALOG_TTL)), discarded: None }
+    }
+
+    /// With `discard`, grades are validated as always, then acknowledged with a made-up id and
+    /// never stored (`DISCARD_GRADES`): what is left is what the route's protocols cost.
+    pub fn discard_grades(mut self, discard: bool) -> Self {
+        if discard {
+            tracing::warn!(route = self.route.as_str(), "DISCARD_GRADES is on: grades are acknowledged and never stored");
+            self.discarded = Some(Arc::new(AtomicU64::new(0)));
+        }
+        self
     }
 
     /// The course catalog, re-read every 30 s; a stale copy is used while MySQL is unreachable.
@@ -41,6 +54,9 @@ impl IngestService {
 
     /// Stores a validated grade and waits until it is committed (or replayed by its key).
     pub async fn ingest(&self, grade: NewGrade, key: Option<IdempotencyKey>) -> Result<Accepted, IngestError> {
+        if let Some(last_id) = &self.discarded {
+            return Ok(Accepted { id: last_id.fetch_add(1, Ordering::Relaxed) + 1, replayed: false });
+        }
         let outcome = self.writer.store(StoreRequest { grade, route: self.route, idempotency_key: key }).await.map_err(ingest_error)?;
         Ok(Accepted { id: outcome.id(), replayed: matches!(outcome, StoreOutcome::Replayed(_)) })
     }

@@ -52,7 +52,8 @@ impl Application {
         let storage_metrics = StorageMetrics::new();
         storage_metrics.register(registry.registry_mut(), Route::Rest);
         let storage = StorageRuntime::start(&config.shared.storage, storage_metrics).await?;
-        let service = Arc::new(IngestService::new(Route::Rest, storage.pool.clone(), storage.writer.clone()));
+        let service = IngestService::new(Route::Rest, storage.pool.clone(), storage.writer.clone());
+        let service = Arc::new(service.discard_grades(config.shared.discard_grades));
         let latency = LatencyRecorder::default();
         // Only POST /grades needs the token: probes and Prometheus keep reaching /healthz, /readyz, /metrics.
         let grades = require_token(grades_router(service, http_metrics, latency.clone()), token);
