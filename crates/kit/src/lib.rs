@@ -18,11 +18,6 @@ pub use problem::Problem;
 pub use serve::{serve_http, HttpArgs, HttpLimits, HttpServer};
 pub use shutdown::{shutdown_signal, Shutdown};
 
-// Every service process links this crate: its allocator is theirs. The request path allocates a
-// little per grade, and the system allocator showed ~8% of the services' CPU in profiles.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The life of a service process: structured logs, then `serve` until SIGTERM or Ctrl-C (after
 /// which the process has `drain_deadline` to stop), then the exit status.
 pub async fn service_main<F, Fut>(service: &str, drain_deadline: std::time::Duration, serve: F) -> std::process::ExitCode
