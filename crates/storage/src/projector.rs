@@ -25,9 +25,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use grades_kit::Tasks;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Connection, MySql, MySqlPool};
-use tokio::task::JoinHandle;
 
 use crate::live_sync::{LiveSync, SyncCommand};
 use crate::metrics::{ProjectionLabel, ProjectorMetrics};
@@ -66,39 +66,34 @@ impl Default for ProjectorConfig {
     }
 }
 
-/// Runs the projections of this process until `shutdown` resolves: one task per projection, each
-/// leading (folding) only while it holds that projection's lock.
+/// Runs the projections of this process until `shutdown` resolves: one task per projection in
+/// `tasks` (`projector-terms`, `projector-students`), each leading (folding) only while it holds
+/// that projection's lock, and the Redis sync (`live-sync`), which ends after them. Join `tasks`
+/// after `shutdown` to wait for them.
 pub fn spawn(
+    tasks: &Tasks,
     pool: MySqlPool,
     sync: Option<LiveSync>,
     commits: CommittedIds,
     metrics: ProjectorMetrics,
     config: ProjectorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-        let sync = sync.map(|sync| sync.spawn(pool.clone()));
-        let runners = Projection::ALL.map(|projection| {
-            let runner = Runner {
-                projection,
-                pool: pool.clone(),
-                // The live state follows the terms projection.
-                sync: if projection == Projection::Terms { sync.as_ref().map(|(handle, _)| handle.clone()) } else { None },
-                commits: commits.clone(),
-                metrics: metrics.clone(),
-                config: config.clone(),
-            };
-            tokio::spawn(runner.run(shutdown.clone()))
-        });
-        for runner in runners {
-            let _ = runner.await;
-        }
-        if let Some((handle, task)) = sync {
-            drop(handle);
-            let _ = task.await;
-        }
-    })
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    // The sync task ends once every runner (each holding a sender) has ended.
+    let sync = sync.map(|sync| sync.spawn(tasks, pool.clone()));
+    for projection in Projection::ALL {
+        let runner = Runner {
+            projection,
+            pool: pool.clone(),
+            // The live state follows the terms projection.
+            sync: if projection == Projection::Terms { sync.clone() } else { None },
+            commits: commits.clone(),
+            metrics: metrics.clone(),
+            config: config.clone(),
+        };
+        tasks.spawn(format!("projector-{}", projection.name()), runner.run(shutdown.clone()));
+    }
 }
 
 /// One projection's loop: become its leader, then fold while leader.
