@@ -44,7 +44,7 @@ impl StorageRuntime {
         }
         let tasks = Tasks::new();
         let writer_tasks = tasks.group();
-        let (writer, committed) = GradeWriter::spawn(&writer_tasks, pool.clone(), metrics.clone(), args.writer_config());
+        let (writer, committed) = GradeWriter::spawn(&writer_tasks, pool.clone(), metrics.clone(), args.writer.config());
         let (projector_stop, projector_tasks) = (Shutdown::new(), tasks.group());
         let sync = LiveSync::new(live.clone(), metrics.live_sync.clone());
         projector::spawn(
@@ -53,7 +53,7 @@ impl StorageRuntime {
             Some(sync),
             committed,
             metrics.projector.clone(),
-            args.projector_config(),
+            args.projector.config(),
             projector_stop.wait(),
         );
         Ok(Self { pool, live, writer, tasks, writer_tasks, projector_stop, projector_tasks })

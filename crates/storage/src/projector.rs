@@ -53,15 +53,49 @@ pub struct ProjectorConfig {
     pub reconcile_interval: Duration,
 }
 
+impl ProjectorConfig {
+    /// Default of [`terms_interval`](Self::terms_interval) in milliseconds (and of
+    /// `PROJECTOR_TERMS_INTERVAL_MS`).
+    pub const DEFAULT_TERMS_INTERVAL_MS: u64 = 50;
+    /// Default of [`students_interval`](Self::students_interval) in milliseconds (and of
+    /// `PROJECTOR_STUDENTS_INTERVAL_MS`).
+    pub const DEFAULT_STUDENTS_INTERVAL_MS: u64 = 400;
+}
+
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
             max_fold: 20_000,
-            terms_interval: Duration::from_millis(50),
-            students_interval: Duration::from_millis(400),
+            terms_interval: Duration::from_millis(Self::DEFAULT_TERMS_INTERVAL_MS),
+            students_interval: Duration::from_millis(Self::DEFAULT_STUDENTS_INTERVAL_MS),
             idle_poll: Duration::from_millis(100),
             leader_retry: Duration::from_secs(1),
             reconcile_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The projector settings a storing service reads from flags or the environment; the others
+/// keep their [`ProjectorConfig`] defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectorArgs {
+    /// Shortest time between two folds of the terms projection (counts, distinct students, live
+    /// state), in milliseconds.
+    #[arg(long, env = "PROJECTOR_TERMS_INTERVAL_MS", default_value_t = ProjectorConfig::DEFAULT_TERMS_INTERVAL_MS)]
+    pub projector_terms_interval_ms: u64,
+    /// Shortest time between two folds of the students projection (averages), in milliseconds:
+    /// longer gathers more of a student's grades into one row change.
+    #[arg(long, env = "PROJECTOR_STUDENTS_INTERVAL_MS", default_value_t = ProjectorConfig::DEFAULT_STUDENTS_INTERVAL_MS)]
+    pub projector_students_interval_ms: u64,
+}
+
+impl ProjectorArgs {
+    /// The projector settings these flags set.
+    pub fn config(&self) -> ProjectorConfig {
+        ProjectorConfig {
+            terms_interval: Duration::from_millis(self.projector_terms_interval_ms),
+            students_interval: Duration::from_millis(self.projector_students_interval_ms),
+            ..ProjectorConfig::default()
         }
     }
 }

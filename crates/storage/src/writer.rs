@@ -92,9 +92,46 @@ pub struct WriterConfig {
     pub min_pipelined: usize,
 }
 
+impl WriterConfig {
+    /// Default of [`max_batch`](Self::max_batch) (and of `WRITER_MAX_BATCH`).
+    pub const DEFAULT_MAX_BATCH: u16 = 512;
+    /// Default of [`pipeline_depth`](Self::pipeline_depth) (and of `WRITER_PIPELINE_DEPTH`).
+    pub const DEFAULT_PIPELINE_DEPTH: u8 = 2;
+}
+
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { max_batch: 512, queue_capacity: 16_384, max_retries: 3, pipeline_depth: 2, min_pipelined: 64 }
+        Self {
+            max_batch: usize::from(Self::DEFAULT_MAX_BATCH),
+            queue_capacity: 16_384,
+            max_retries: 3,
+            pipeline_depth: usize::from(Self::DEFAULT_PIPELINE_DEPTH),
+            min_pipelined: 64,
+        }
+    }
+}
+
+/// The writer settings a storing service reads from flags or the environment; the others keep
+/// their [`WriterConfig`] defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriterArgs {
+    /// Most grades committed in one transaction.
+    #[arg(long, env = "WRITER_MAX_BATCH", default_value_t = WriterConfig::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub writer_max_batch: u16,
+    /// Batch transactions in flight at once: the next waits on the id lock inside MySQL while the
+    /// current one commits.
+    #[arg(long, env = "WRITER_PIPELINE_DEPTH", default_value_t = WriterConfig::DEFAULT_PIPELINE_DEPTH, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub writer_pipeline_depth: u8,
+}
+
+impl WriterArgs {
+    /// The writer settings these flags set.
+    pub fn config(&self) -> WriterConfig {
+        WriterConfig {
+            max_batch: usize::from(self.writer_max_batch),
+            pipeline_depth: usize::from(self.writer_pipeline_depth),
+            ..WriterConfig::default()
+        }
     }
 }
 
