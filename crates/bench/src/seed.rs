@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grades_domain::PASSING_NOTA;
-use grades_live::LiveStore;
+use grades_live::RedisArgs;
 use grades_storage::live_sync;
-use grades_storage::mysql::{self, PoolConfig};
+use grades_storage::mysql::{self, MysqlArgs};
 use grades_storage::projector::{fold_students, fold_terms, FoldConnection};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::types::chrono::NaiveDateTime;
@@ -56,14 +56,12 @@ pub struct SeedArgs {
     /// Seed of the random grades: the same seed and sizes give the same grades.
     #[arg(long, default_value_t = 1)]
     random_seed: u64,
-    /// MySQL (or MariaDB) URL including the database name; created and migrated if needed.
-    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/grades")]
-    mysql_url: String,
-    /// Redis whose live state is rebuilt afterwards.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
-    #[arg(long, env = "REDIS_PREFIX", default_value = "grades:")]
-    redis_prefix: String,
+    /// The MySQL database (created and migrated if needed), as the services read it.
+    #[command(flatten)]
+    mysql: MysqlArgs,
+    /// The Redis whose live state is rebuilt afterwards, as the services read it.
+    #[command(flatten)]
+    redis: RedisArgs,
 }
 
 /// Grades per transaction when appending (ordinary inserts: undo grows with the transaction).
@@ -88,8 +86,8 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
         ));
     }
     let overall = Instant::now();
-    mysql::create_database_if_missing(&args.mysql_url).await.map_err(|e| format!("cannot reach MySQL: {e}"))?;
-    let pool = mysql::lazy_pool(&args.mysql_url, &PoolConfig::default()).map_err(|e| format!("MYSQL_URL is not valid: {e}"))?;
+    mysql::create_database_if_missing(&args.mysql.mysql_url).await.map_err(|e| format!("cannot reach MySQL: {e}"))?;
+    let pool = args.mysql.pool()?;
     mysql::migrate(&pool).await.map_err(|e| e.to_string())?;
     let (existing, summaries, next_id): (i64, i64, u64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM grades), \
@@ -107,15 +105,15 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
         Shape { first_id: next_id, count: args.count, students: args.students, year_min: args.year_min, years, seed: args.random_seed };
     let board = Board::start(args.count);
     let outcome = if existing == 0 && summaries == 0 && next_id == 1 {
-        load_empty(&args.mysql_url, shape, &board).await
+        load_empty(&args.mysql.mysql_url, shape, &board).await
     } else {
-        append(&pool, &args.mysql_url, shape, &board).await
+        append(&pool, &args.mysql.mysql_url, shape, &board).await
     };
     board.stop();
     outcome?;
 
     let started = Instant::now();
-    let live = LiveStore::new(&args.redis_url, args.redis_prefix.clone()).map_err(|e| format!("REDIS_URL is not valid: {e}"))?;
+    let live = args.redis.store()?;
     let synced = live_sync::rebuild_now(&pool, &live).await.map_err(|e| format!("rebuilding the Redis live state: {e}"))?;
     board.note(&format!("Redis live state rebuilt at grade {synced}"), started);
     eprintln!("{} grades added in {:.1} s", args.count, overall.elapsed().as_secs_f64());
@@ -400,6 +398,8 @@ impl Board {
 
 #[cfg(test)]
 mod tests {
+    use grades_live::LiveStore;
+    use grades_storage::mysql::PoolConfig;
     use grades_testkit::{all_folded, summary_mismatches, TestDatabase, TestRedis};
 
     use super::*;
@@ -413,10 +413,18 @@ mod tests {
             year_min: 2021,
             year_max: 2023,
             random_seed: 5,
-            mysql_url: db.url(),
-            redis_url: redis.url().to_owned(),
-            redis_prefix: redis.prefix().to_owned(),
+            mysql: MysqlArgs { mysql_url: db.url(), mysql_max_connections: PoolConfig::DEFAULT_MAX_CONNECTIONS },
+            redis: RedisArgs { redis_url: redis.url().to_owned(), redis_prefix: redis.prefix().to_owned() },
         }
+    }
+
+    #[test]
+    fn seed_reads_mysql_and_redis_as_the_services_do() {
+        let args: SeedArgs =
+            grades_testkit::flags(&["10", "--mysql-url=mysql://u@db/g", "--redis-url=redis://cache:6379", "--redis-prefix=p:"]);
+        assert_eq!((args.count, args.mysql.mysql_url.as_str()), (10, "mysql://u@db/g"));
+        assert_eq!((args.redis.redis_url.as_str(), args.redis.redis_prefix.as_str()), ("redis://cache:6379", "p:"));
+        assert_eq!(args.mysql.mysql_max_connections, PoolConfig::DEFAULT_MAX_CONNECTIONS);
     }
 
     async fn nothing_left_to_fold(db: &TestDatabase) {

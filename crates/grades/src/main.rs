@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// mimalloc, set by the executable (a library never chooses the allocator): the request path
+// allocates a little per grade, and the system allocator showed ~8% of the services' CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SERVICES: [&str; 4] = ["grpc-client", "grpc-server", "rest-api", "realtime"];
 
 #[tokio::main]

@@ -1,12 +1,10 @@
 //! Settings of the storing services (grpc-server, rest-api), read from flags or the environment.
 
-use std::time::Duration;
-
 use grades_kit::HttpArgs;
 use grades_live::RedisArgs;
 use grades_storage::mysql::MysqlArgs;
-use grades_storage::projector::ProjectorConfig;
-use grades_storage::WriterConfig;
+use grades_storage::projector::ProjectorArgs;
+use grades_storage::WriterArgs;
 
 /// Everything a storing service is configured with besides its ports; each service's `Config`
 /// flattens it.
@@ -39,41 +37,12 @@ pub struct StorageArgs {
     /// Apply pending migrations at startup.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
-    /// Most grades committed in one transaction.
-    #[arg(long, env = "WRITER_MAX_BATCH", default_value_t = 512, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub writer_max_batch: u16,
-    /// Batch transactions in flight at once: the next waits on the id lock inside MySQL while the
-    /// current one commits.
-    #[arg(long, env = "WRITER_PIPELINE_DEPTH", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
-    pub writer_pipeline_depth: u8,
-    /// Shortest time between two folds of the terms projection (counts, distinct students, live
-    /// state), in milliseconds.
-    #[arg(long, env = "PROJECTOR_TERMS_INTERVAL_MS", default_value_t = 50)]
-    pub projector_terms_interval_ms: u64,
-    /// Shortest time between two folds of the students projection (averages), in milliseconds:
-    /// longer gathers more of a student's grades into one row change.
-    #[arg(long, env = "PROJECTOR_STUDENTS_INTERVAL_MS", default_value_t = 400)]
-    pub projector_students_interval_ms: u64,
-}
-
-impl StorageArgs {
-    /// The writer settings these flags set; the rest keep their defaults.
-    pub fn writer_config(&self) -> WriterConfig {
-        WriterConfig {
-            max_batch: usize::from(self.writer_max_batch),
-            pipeline_depth: usize::from(self.writer_pipeline_depth),
-            ..WriterConfig::default()
-        }
-    }
-
-    /// The projector settings these flags set; the rest keep their defaults.
-    pub fn projector_config(&self) -> ProjectorConfig {
-        ProjectorConfig {
-            terms_interval: Duration::from_millis(self.projector_terms_interval_ms),
-            students_interval: Duration::from_millis(self.projector_students_interval_ms),
-            ..ProjectorConfig::default()
-        }
-    }
+    /// Batch size and pipelining of the group-commit writer.
+    #[command(flatten)]
+    pub writer: WriterArgs,
+    /// How often the projections fold.
+    #[command(flatten)]
+    pub projector: ProjectorArgs,
 }
 
 /// Removes a password from a URL before it is logged.
@@ -92,7 +61,49 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use std::time::Duration;
+
+    use clap::{Args, FromArgMatches};
+    use grades_storage::mysql::PoolConfig;
+    use grades_storage::projector::ProjectorConfig;
+    use grades_storage::WriterConfig;
+
+    use super::{redact, StorageArgs};
+
+    fn parse(flags: &[&str]) -> StorageArgs {
+        let command = StorageArgs::augment_args(clap::Command::new("test"));
+        let matches = command.try_get_matches_from(std::iter::once("test").chain(flags.iter().copied())).unwrap();
+        StorageArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn flag_defaults_are_the_storage_defaults_and_keep_their_values() {
+        let args = parse(&[]);
+        let (writer, projector) = (args.writer.config(), args.projector.config());
+        let (writer_default, projector_default) = (WriterConfig::default(), ProjectorConfig::default());
+        assert_eq!((writer.max_batch, writer.pipeline_depth), (512, 2));
+        assert_eq!((writer_default.max_batch, writer_default.pipeline_depth), (512, 2));
+        assert_eq!((projector.terms_interval, projector.students_interval), (Duration::from_millis(50), Duration::from_millis(400)));
+        assert_eq!(
+            (projector_default.terms_interval, projector_default.students_interval),
+            (projector.terms_interval, projector.students_interval)
+        );
+        assert_eq!((args.mysql.mysql_max_connections, PoolConfig::default().max_connections), (10, 10));
+    }
+
+    #[test]
+    fn flags_keep_their_names() {
+        let args = parse(&[
+            "--writer-max-batch=64",
+            "--writer-pipeline-depth=3",
+            "--projector-terms-interval-ms=5",
+            "--projector-students-interval-ms=7",
+            "--mysql-max-connections=4",
+        ]);
+        assert_eq!((args.writer.writer_max_batch, args.writer.writer_pipeline_depth), (64, 3));
+        assert_eq!((args.projector.projector_terms_interval_ms, args.projector.projector_students_interval_ms), (5, 7));
+        assert_eq!(args.mysql.mysql_max_connections, 4);
+    }
 
     #[test]
     fn passwords_are_redacted() {

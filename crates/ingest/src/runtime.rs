@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown};
+use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown, Tasks};
 use grades_live::LiveStore;
 use grades_storage::live_sync::LiveSync;
 use grades_storage::mysql;
 use grades_storage::projector;
 use grades_storage::{GradeWriter, StorageMetrics};
 use sqlx::MySqlPool;
-use tokio::task::JoinHandle;
 
 pub use crate::config::StorageCommand;
 use crate::config::{redact, StorageArgs, StoringArgs};
@@ -25,9 +24,13 @@ pub struct StorageRuntime {
     pub live: LiveStore,
     /// The group-commit writer every grade is stored through.
     pub writer: GradeWriter,
-    writer_task: JoinHandle<()>,
+    /// The process's background tasks: [`readiness`](Self::readiness) fails once one of them
+    /// (or of the writer's or the projector's) failed. Spawn the process's other tasks here;
+    /// [`stop`](Self::stop) joins them last, so they should end on the process's shutdown.
+    pub tasks: Tasks,
+    writer_tasks: Tasks,
     projector_stop: Shutdown,
-    projector_task: JoinHandle<()>,
+    projector_tasks: Tasks,
 }
 
 impl StorageRuntime {
@@ -39,18 +42,21 @@ impl StorageRuntime {
         if args.migrate {
             migrate(args, &pool).await?;
         }
-        let (writer, committed, writer_task) = GradeWriter::spawn(pool.clone(), metrics.clone(), args.writer_config());
-        let projector_stop = Shutdown::new();
+        let tasks = Tasks::new();
+        let writer_tasks = tasks.group();
+        let (writer, committed) = GradeWriter::spawn(&writer_tasks, pool.clone(), metrics.clone(), args.writer.config());
+        let (projector_stop, projector_tasks) = (Shutdown::new(), tasks.group());
         let sync = LiveSync::new(live.clone(), metrics.live_sync.clone());
-        let projector_task = projector::spawn(
+        projector::spawn(
+            &projector_tasks,
             pool.clone(),
             Some(sync),
             committed,
             metrics.projector.clone(),
-            args.projector_config(),
+            args.projector.config(),
             projector_stop.wait(),
         );
-        Ok(Self { pool, live, writer, writer_task, projector_stop, projector_task })
+        Ok(Self { pool, live, writer, tasks, writer_tasks, projector_stop, projector_tasks })
     }
 
     /// Whether MySQL answers (within a second).
@@ -58,16 +64,18 @@ impl StorageRuntime {
         MysqlProbe { pool: self.pool.clone() }
     }
 
-    /// Ready when MySQL answers; Redis is reported but optional (grades are accepted without it).
+    /// Ready when MySQL answers and no background task failed; Redis is reported but optional
+    /// (grades are accepted without it).
     pub fn readiness(&self) -> ReadinessCheck {
-        let (pool, live) = (self.pool.clone(), self.live.clone());
+        let (pool, live, tasks) = (self.pool.clone(), self.live.clone(), self.tasks.clone());
         Arc::new(move || {
-            let (pool, live) = (pool.clone(), live.clone());
+            let (pool, live, tasks) = (pool.clone(), live.clone(), tasks.clone());
             async move {
                 let mut report = ReadyReport::new();
                 let (mysql, redis) = tokio::join!(within_a_second(mysql::ping(&pool)), within_a_second(live.ping()));
                 report.require("mysql", mysql);
                 report.optional("redis", redis);
+                tasks.check(&mut report);
                 report
             }
             .boxed()
@@ -76,12 +84,14 @@ impl StorageRuntime {
 
     /// After the servers stopped taking requests (and dropped their handles to the writer):
     /// commits and answers every queued grade, then stops the projector (another replica, or the
-    /// next start, folds what it leaves).
+    /// next start, folds what it leaves), then waits for the process's other tasks. A task that
+    /// failed was logged when it did, and is logged again here.
     pub async fn stop(self) {
         drop(self.writer);
-        let _ = self.writer_task.await;
+        self.writer_tasks.join_all().await;
         self.projector_stop.trigger();
-        let _ = self.projector_task.await;
+        self.projector_tasks.join_all().await;
+        self.tasks.join_all().await;
     }
 }
 

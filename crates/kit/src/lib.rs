@@ -8,6 +8,7 @@ pub mod problem;
 pub mod process;
 pub mod serve;
 pub mod shutdown;
+pub mod tasks;
 pub mod telemetry;
 
 pub use auth::{require_token, IngestAuthArgs, IngestToken};
@@ -17,11 +18,7 @@ pub use metrics::{HttpMetrics, MetricsRegistry};
 pub use problem::Problem;
 pub use serve::{serve_http, HttpArgs, HttpLimits, HttpServer};
 pub use shutdown::{shutdown_signal, Shutdown};
-
-// Every service process links this crate: its allocator is theirs. The request path allocates a
-// little per grade, and the system allocator showed ~8% of the services' CPU in profiles.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub use tasks::{spawn_logged, TaskOutcome, Tasks};
 
 /// The life of a service process: structured logs, then `serve` until SIGTERM or Ctrl-C (after
 /// which the process has `drain_deadline` to stop), then the exit status.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Limits of one HTTP server, from the service's flags (see [`HttpArgs`]).
 #[derive(Debug, Clone, Copy)]
@@ -102,19 +102,8 @@ pub async fn serve_http(
     limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_timeout)).layer(
-        tower_http::trace::TraceLayer::new_for_http()
-            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
-            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
-    );
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_read_timeout)
-        .keep_alive_timeout(limits.header_read_timeout)
-        .max_concurrent_streams(256);
+    let router = with_limits(router, &limits);
+    let builder = connection_builder(&limits);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     // Tells connections still waiting for their first byte that the server is stopping: they hold
@@ -140,25 +129,16 @@ pub async fn serve_http(
         };
         // Small responses go out at once instead of waiting on the client's delayed ACK (Nagle).
         let _ = stream.set_nodelay(true);
-        let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
-        let first_byte_timeout = limits.header_read_timeout;
-        let mut stopping_seen = stopping_seen.clone();
-        tokio::spawn(async move {
-            // hyper picks HTTP/1 or HTTP/2 from the first bytes and waits for them with no timeout
-            // (its header timeout starts at the first byte): a client that connects and sends
-            // nothing would hold its connection, and a slot of the limit, forever.
-            let mut first = [0u8; 1];
-            let has_request = tokio::select! {
-                peeked = tokio::time::timeout(first_byte_timeout, stream.peek(&mut first)) => matches!(peeked, Ok(Ok(1..))),
-                _ = stopping_seen.wait_for(|stopping| *stopping) => false,
-            };
-            if !has_request {
-                return;
-            }
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
-            let _ = watcher.watch(connection.into_owned()).await;
-            drop(permit);
-        });
+        let connection = Connection {
+            builder: builder.clone(),
+            router: router.clone(),
+            watcher: graceful.watcher(),
+            first_byte_timeout: limits.header_read_timeout,
+            stopping: stopping_seen.clone(),
+            _permit: permit,
+        };
+        // The graceful shutdown below waits for it through its watcher; a panic is logged.
+        crate::spawn_logged("http-connection", connection.serve(stream));
     }
     drop(listener);
     let _ = stopping.send(true);
@@ -169,4 +149,54 @@ pub async fn serve_http(
         }
     }
     Ok(())
+}
+
+/// The router with the body timeout and request tracing (at debug level).
+fn with_limits(router: Router, limits: &HttpLimits) -> Router {
+    router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_timeout)).layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+    )
+}
+
+/// HTTP/1 and HTTP/2 with the header timeout, keep-alive pings and a stream limit.
+fn connection_builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout)
+        .max_concurrent_streams(256);
+    builder
+}
+
+/// One accepted connection, holding its slot of the connection limit until it ends.
+struct Connection {
+    builder: Builder<TokioExecutor>,
+    router: Router,
+    watcher: Watcher,
+    first_byte_timeout: Duration,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(mut self, stream: TcpStream) {
+        // hyper picks HTTP/1 or HTTP/2 from the first bytes and waits for them with no timeout
+        // (its header timeout starts at the first byte): a client that connects and sends
+        // nothing would hold its connection, and a slot of the limit, forever.
+        let mut first = [0u8; 1];
+        let has_request = tokio::select! {
+            peeked = tokio::time::timeout(self.first_byte_timeout, stream.peek(&mut first)) => matches!(peeked, Ok(Ok(1..))),
+            _ = self.stopping.wait_for(|stopping| *stopping) => false,
+        };
+        if !has_request {
+            return;
+        }
+        let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(self.router));
+        let _ = self.watcher.watch(connection.into_owned()).await;
+    }
 }

@@ -47,7 +47,8 @@ impl Shutdown {
     /// Triggers this shutdown when the process receives SIGTERM or Ctrl-C.
     pub fn on_signal(self) -> Self {
         let trigger = self.trigger.clone();
-        tokio::spawn(async move {
+        // Never joined: it waits for a signal that may never come.
+        crate::spawn_logged("signal-listener", async move {
             shutdown_signal().await;
             let _ = trigger.send(true);
         });
@@ -58,11 +59,12 @@ impl Shutdown {
     /// then it exits anyway, so nothing stuck can keep it past Kubernetes' grace period.
     pub fn exit_after(self, deadline: std::time::Duration) -> Self {
         let started = self.wait();
-        tokio::spawn(async move {
+        // Never joined: once shutdown starts it ends only by ending the process.
+        crate::spawn_logged("exit-timer", async move {
             started.await;
             tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
             tracing::error!(deadline_seconds = deadline.as_secs(), "still stopping after the drain deadline; exiting now");
-            std::process::exit(0);
+            exit_now();
         });
         self
     }
@@ -76,6 +78,11 @@ impl Shutdown {
     pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.signal.clone()
     }
+}
+
+/// Ends the process: a function returning `()`, so the task calling it is an ordinary task.
+fn exit_now() {
+    std::process::exit(0)
 }
 
 impl Default for Shutdown {

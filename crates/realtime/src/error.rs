@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grades_kit::Problem;
+use grades_storage::mysql::mysql_code;
 use serde::Serialize;
 
 /// Seconds a client is told to wait before retrying while a dependency is down.
@@ -93,9 +94,7 @@ impl From<sqlx::Error> for ApiError {
 /// own the schema), which is a wait-and-retry condition for this read-only service, not a bug.
 fn schema_missing(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => {
-            matches!(db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number()), Some(1049 | 1146))
-        }
+        sqlx::Error::Database(db) => matches!(mysql_code(db.as_ref()), Some(1049 | 1146)),
         _ => false,
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use grades_kit::{health_router, within_a_second, HttpArgs, HttpServer, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown};
+use grades_kit::{health_router, within_a_second, HttpArgs, HttpServer, MetricsRegistry, ReadinessCheck, ReadyReport, Shutdown, Tasks};
 use grades_live::{LiveStore, RedisArgs};
 use grades_storage::mysql::{self, MysqlArgs};
 use socketioxide::SocketIo;
@@ -85,6 +85,8 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     io: SocketIo,
+    /// The background tasks: readiness fails once one failed.
+    tasks: Tasks,
 }
 
 impl Application {
@@ -123,35 +125,30 @@ impl Application {
 
         // The dashboard is served from another origin; only its origin gets CORS answers.
         let cors = cors::AllowedOrigins::parse(&config.cors_allowed_origins)?.layer();
-        let router = api::router(state.clone()).merge(health_router(readiness(&state), registry.freeze())).layer(socket_layer).layer(cors);
+        let tasks = Tasks::new();
+        let health = health_router(readiness(&state, &tasks), registry.freeze());
+        let router = api::router(state.clone()).merge(health).layer(socket_layer).layer(cors);
 
         let http = HttpServer::bind(&config.http, config.port).await?;
-        Ok(Self { http, router, state, io })
+        Ok(Self { http, router, state, io, tasks })
     }
 
     /// Serves until `shutdown`: then disconnects Socket.IO clients, stops accepting, finishes
     /// in-flight requests and ends the background tasks.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { http, router, state, io } = self;
-        let tasks = [
-            tokio::spawn(live::run_subscriber(state.clone(), io.clone(), shutdown.wait())),
-            tokio::spawn(live::run_flusher(state.clone(), io.clone(), shutdown.wait())),
-            tokio::spawn(live::run_routes_ticker(state.clone(), io.clone(), shutdown.wait())),
-        ];
+        let Self { http, router, state, io, tasks } = self;
+        tasks.spawn("events-subscriber", live::run_subscriber(state.clone(), io.clone(), shutdown.wait()));
+        tasks.spawn("push-flusher", live::run_flusher(state.clone(), io.clone(), shutdown.wait()));
+        tasks.spawn("routes-ticker", live::run_routes_ticker(state.clone(), io.clone(), shutdown.wait()));
         // Long-polling requests and WebSockets would otherwise hold the graceful shutdown open.
-        let closer = tokio::spawn({
-            let (io, stop) = (io.clone(), shutdown.wait());
-            async move {
-                stop.await;
-                io.close().await;
-            }
+        let (closing, stop) = (io.clone(), shutdown.wait());
+        tasks.spawn("socket-closer", async move {
+            stop.await;
+            closing.close().await;
         });
         let served = http.serve("realtime", router, shutdown.wait()).await;
         shutdown.trigger();
-        for task in tasks {
-            let _ = task.await;
-        }
-        let _ = closer.await;
+        tasks.join_all().await;
         tracing::info!("realtime stopped");
         served
     }
@@ -162,11 +159,12 @@ impl Application {
     }
 }
 
-/// Ready when MySQL and Redis both answer; the events subscription is reported alongside.
-fn readiness(state: &AppState) -> ReadinessCheck {
-    let state = state.clone();
+/// Ready when MySQL and Redis both answer and no background task failed; the events
+/// subscription is reported alongside.
+fn readiness(state: &AppState, tasks: &Tasks) -> ReadinessCheck {
+    let (state, tasks) = (state.clone(), tasks.clone());
     Arc::new(move || {
-        let state = state.clone();
+        let (state, tasks) = (state.clone(), tasks.clone());
         async move {
             let mut report = ReadyReport::new();
             let (mysql, redis) = tokio::join!(within_a_second(mysql::ping(&state.pool)), within_a_second(state.live.ping()));
@@ -174,6 +172,7 @@ fn readiness(state: &AppState) -> ReadinessCheck {
             report.require("redis", redis);
             let events = if state.hub.subscribed() { Ok(()) } else { Err("not subscribed to the events channel".to_owned()) };
             report.optional("redis_events", events);
+            tasks.check(&mut report);
             report
         }
         .boxed()

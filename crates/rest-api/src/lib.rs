@@ -65,10 +65,11 @@ impl Application {
     /// Serves until `shutdown`, then finishes in-flight requests, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
         let Self { http, router, storage, latency } = self;
-        let flusher = tokio::spawn(latency.run_flusher(storage.live.clone(), shutdown.wait()));
+        storage.tasks.spawn("latency-flusher", latency.run_flusher(storage.live.clone(), shutdown.wait()));
         let served = http.serve("rest-api", router, shutdown.wait()).await;
+        // Serving may also end on an error: the flusher ends on `shutdown`, and `stop` joins it.
+        shutdown.trigger();
         storage.stop().await;
-        let _ = flusher.await;
         tracing::info!("rest-api stopped");
         served
     }

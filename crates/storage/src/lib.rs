@@ -23,4 +23,4 @@ pub mod summary;
 pub mod writer;
 
 pub use metrics::StorageMetrics;
-pub use writer::{CommittedIds, GradeWriter, StoreError, StoreOutcome, StoreRequest, WriterConfig};
+pub use writer::{CommittedIds, GradeWriter, StoreError, StoreOutcome, StoreRequest, WriterArgs, WriterConfig};

@@ -13,11 +13,11 @@
 use std::time::Duration;
 
 use grades_domain::StoredGrade;
+use grades_kit::Tasks;
 use grades_live::{LiveError, LiveEvent, LiveFigures, LiveStore, RECENT_LEN};
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Connection, MySqlPool};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::metrics::LiveSyncMetrics;
 use crate::projection::{read_status, Folded, Projection};
@@ -52,10 +52,11 @@ impl LiveSync {
         Self { live, metrics }
     }
 
-    pub(crate) fn spawn(self, pool: MySqlPool) -> (mpsc::Sender<SyncCommand>, JoinHandle<()>) {
+    /// Starts the sync task (`live-sync`) in `tasks`; it ends once every sender is dropped.
+    pub(crate) fn spawn(self, tasks: &Tasks, pool: MySqlPool) -> mpsc::Sender<SyncCommand> {
         let (tx, mut rx) = mpsc::channel(QUEUE);
         let mut state = SyncState { live: self.live, metrics: self.metrics, pool, synced: None, recent: Vec::new() };
-        let task = tokio::spawn(async move {
+        tasks.spawn("live-sync", async move {
             while let Some(command) = rx.recv().await {
                 match command {
                     SyncCommand::Folded(folded) => state.after_fold(&folded).await,
@@ -64,7 +65,7 @@ impl LiveSync {
                 }
             }
         });
-        (tx, task)
+        tx
     }
 }
 

@@ -19,10 +19,15 @@ pub struct PoolConfig {
     pub acquire_timeout: Duration,
 }
 
+impl PoolConfig {
+    /// Default of [`max_connections`](Self::max_connections) (and of `MYSQL_MAX_CONNECTIONS`).
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+}
+
 impl Default for PoolConfig {
     fn default() -> Self {
         // A request waits at most a second for a connection: with MySQL down it gets its 503 fast.
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(1) }
+        Self { max_connections: Self::DEFAULT_MAX_CONNECTIONS, acquire_timeout: Duration::from_secs(1) }
     }
 }
 
@@ -33,7 +38,7 @@ pub struct MysqlArgs {
     #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/grades")]
     pub mysql_url: String,
     /// Most connections in the MySQL pool.
-    #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "MYSQL_MAX_CONNECTIONS", default_value_t = PoolConfig::DEFAULT_MAX_CONNECTIONS)]
     pub mysql_max_connections: u32,
 }
 

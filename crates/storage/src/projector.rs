@@ -25,9 +25,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use grades_kit::Tasks;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Connection, MySql, MySqlPool};
-use tokio::task::JoinHandle;
 
 use crate::live_sync::{LiveSync, SyncCommand};
 use crate::metrics::{ProjectionLabel, ProjectorMetrics};
@@ -53,12 +53,21 @@ pub struct ProjectorConfig {
     pub reconcile_interval: Duration,
 }
 
+impl ProjectorConfig {
+    /// Default of [`terms_interval`](Self::terms_interval) in milliseconds (and of
+    /// `PROJECTOR_TERMS_INTERVAL_MS`).
+    pub const DEFAULT_TERMS_INTERVAL_MS: u64 = 50;
+    /// Default of [`students_interval`](Self::students_interval) in milliseconds (and of
+    /// `PROJECTOR_STUDENTS_INTERVAL_MS`).
+    pub const DEFAULT_STUDENTS_INTERVAL_MS: u64 = 400;
+}
+
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
             max_fold: 20_000,
-            terms_interval: Duration::from_millis(50),
-            students_interval: Duration::from_millis(400),
+            terms_interval: Duration::from_millis(Self::DEFAULT_TERMS_INTERVAL_MS),
+            students_interval: Duration::from_millis(Self::DEFAULT_STUDENTS_INTERVAL_MS),
             idle_poll: Duration::from_millis(100),
             leader_retry: Duration::from_secs(1),
             reconcile_interval: Duration::from_secs(2),
@@ -66,39 +75,59 @@ impl Default for ProjectorConfig {
     }
 }
 
-/// Runs the projections of this process until `shutdown` resolves: one task per projection, each
-/// leading (folding) only while it holds that projection's lock.
+/// The projector settings a storing service reads from flags or the environment; the others
+/// keep their [`ProjectorConfig`] defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectorArgs {
+    /// Shortest time between two folds of the terms projection (counts, distinct students, live
+    /// state), in milliseconds.
+    #[arg(long, env = "PROJECTOR_TERMS_INTERVAL_MS", default_value_t = ProjectorConfig::DEFAULT_TERMS_INTERVAL_MS)]
+    pub projector_terms_interval_ms: u64,
+    /// Shortest time between two folds of the students projection (averages), in milliseconds:
+    /// longer gathers more of a student's grades into one row change.
+    #[arg(long, env = "PROJECTOR_STUDENTS_INTERVAL_MS", default_value_t = ProjectorConfig::DEFAULT_STUDENTS_INTERVAL_MS)]
+    pub projector_students_interval_ms: u64,
+}
+
+impl ProjectorArgs {
+    /// The projector settings these flags set.
+    pub fn config(&self) -> ProjectorConfig {
+        ProjectorConfig {
+            terms_interval: Duration::from_millis(self.projector_terms_interval_ms),
+            students_interval: Duration::from_millis(self.projector_students_interval_ms),
+            ..ProjectorConfig::default()
+        }
+    }
+}
+
+/// Runs the projections of this process until `shutdown` resolves: one task per projection in
+/// `tasks` (`projector-terms`, `projector-students`), each leading (folding) only while it holds
+/// that projection's lock, and the Redis sync (`live-sync`), which ends after them. Join `tasks`
+/// after `shutdown` to wait for them.
 pub fn spawn(
+    tasks: &Tasks,
     pool: MySqlPool,
     sync: Option<LiveSync>,
     commits: CommittedIds,
     metrics: ProjectorMetrics,
     config: ProjectorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-        let sync = sync.map(|sync| sync.spawn(pool.clone()));
-        let runners = Projection::ALL.map(|projection| {
-            let runner = Runner {
-                projection,
-                pool: pool.clone(),
-                // The live state follows the terms projection.
-                sync: if projection == Projection::Terms { sync.as_ref().map(|(handle, _)| handle.clone()) } else { None },
-                commits: commits.clone(),
-                metrics: metrics.clone(),
-                config: config.clone(),
-            };
-            tokio::spawn(runner.run(shutdown.clone()))
-        });
-        for runner in runners {
-            let _ = runner.await;
-        }
-        if let Some((handle, task)) = sync {
-            drop(handle);
-            let _ = task.await;
-        }
-    })
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    // The sync task ends once every runner (each holding a sender) has ended.
+    let sync = sync.map(|sync| sync.spawn(tasks, pool.clone()));
+    for projection in Projection::ALL {
+        let runner = Runner {
+            projection,
+            pool: pool.clone(),
+            // The live state follows the terms projection.
+            sync: if projection == Projection::Terms { sync.clone() } else { None },
+            commits: commits.clone(),
+            metrics: metrics.clone(),
+            config: config.clone(),
+        };
+        tasks.spawn(format!("projector-{}", projection.name()), runner.run(shutdown.clone()));
+    }
 }
 
 /// One projection's loop: become its leader, then fold while leader.

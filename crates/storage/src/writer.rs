@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use grades_domain::{IdempotencyKey, NewGrade, Route};
+use grades_kit::{Shutdown, Tasks};
 use sqlx::mysql::MySqlConnection;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, MySqlPool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::batch::{batch_sql, BatchRow, KEYS_STATEMENT, SEQUENCE_STATEMENT};
 use crate::metrics::StorageMetrics;
@@ -91,9 +92,46 @@ pub struct WriterConfig {
     pub min_pipelined: usize,
 }
 
+impl WriterConfig {
+    /// Default of [`max_batch`](Self::max_batch) (and of `WRITER_MAX_BATCH`).
+    pub const DEFAULT_MAX_BATCH: u16 = 512;
+    /// Default of [`pipeline_depth`](Self::pipeline_depth) (and of `WRITER_PIPELINE_DEPTH`).
+    pub const DEFAULT_PIPELINE_DEPTH: u8 = 2;
+}
+
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { max_batch: 512, queue_capacity: 16_384, max_retries: 3, pipeline_depth: 2, min_pipelined: 64 }
+        Self {
+            max_batch: usize::from(Self::DEFAULT_MAX_BATCH),
+            queue_capacity: 16_384,
+            max_retries: 3,
+            pipeline_depth: usize::from(Self::DEFAULT_PIPELINE_DEPTH),
+            min_pipelined: 64,
+        }
+    }
+}
+
+/// The writer settings a storing service reads from flags or the environment; the others keep
+/// their [`WriterConfig`] defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriterArgs {
+    /// Most grades committed in one transaction.
+    #[arg(long, env = "WRITER_MAX_BATCH", default_value_t = WriterConfig::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub writer_max_batch: u16,
+    /// Batch transactions in flight at once: the next waits on the id lock inside MySQL while the
+    /// current one commits.
+    #[arg(long, env = "WRITER_PIPELINE_DEPTH", default_value_t = WriterConfig::DEFAULT_PIPELINE_DEPTH, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub writer_pipeline_depth: u8,
+}
+
+impl WriterArgs {
+    /// The writer settings these flags set.
+    pub fn config(&self) -> WriterConfig {
+        WriterConfig {
+            max_batch: usize::from(self.writer_max_batch),
+            pipeline_depth: usize::from(self.writer_pipeline_depth),
+            ..WriterConfig::default()
+        }
     }
 }
 
@@ -114,12 +152,23 @@ pub struct GradeWriter {
 pub type CommittedIds = watch::Receiver<u64>;
 
 impl GradeWriter {
-    /// Starts the writer task: its handle, the committed-id watch and the task to await on shutdown.
-    pub fn spawn(pool: MySqlPool, metrics: StorageMetrics, config: WriterConfig) -> (Self, CommittedIds, JoinHandle<()>) {
+    /// Starts the writer task (`writer`, with its batches and its MySQL probe) in `tasks`: its
+    /// handle and the committed-id watch. Join `tasks` after dropping every handle to wait until
+    /// every queued request is answered.
+    pub fn spawn(tasks: &Tasks, pool: MySqlPool, metrics: StorageMetrics, config: WriterConfig) -> (Self, CommittedIds) {
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let (committed, committed_ids) = watch::channel(0);
-        let task = tokio::spawn(run(pool, rx, Arc::new(committed), metrics, config));
-        (Self { queue }, committed_ids, task)
+        let committer = Arc::new(Committer {
+            connections: Connections::new(pool),
+            metrics,
+            committed: Arc::new(committed),
+            max_retries: config.max_retries,
+            mysql_down: watch::Sender::new(false),
+            tasks: tasks.clone(),
+            stopped: Shutdown::new(),
+        });
+        tasks.spawn("writer", run(committer, rx, config));
+        (Self { queue }, committed_ids)
     }
 
     /// Queues one grade and waits until its batch commits (or fails).
@@ -130,21 +179,10 @@ impl GradeWriter {
     }
 }
 
-async fn run(
-    pool: MySqlPool,
-    mut rx: mpsc::Receiver<Pending>,
-    committed: Arc<watch::Sender<u64>>,
-    metrics: StorageMetrics,
-    config: WriterConfig,
-) {
-    let committer = Arc::new(Committer {
-        connections: Connections::new(pool),
-        metrics,
-        committed,
-        max_retries: config.max_retries,
-        mysql_down: watch::Sender::new(false),
-    });
+async fn run(committer: Arc<Committer>, mut rx: mpsc::Receiver<Pending>, config: WriterConfig) {
     let depth = Arc::new(Semaphore::new(config.pipeline_depth.max(1)));
+    // Batches are supervised (a panic is logged and fails readiness, see `Tasks`), so joining one
+    // yields nothing to look at.
     let mut in_flight = JoinSet::new();
     loop {
         let Ok(slot) = depth.clone().acquire_owned().await else { break };
@@ -163,13 +201,14 @@ async fn run(
                 received = rx.recv_many(&mut batch, room) => if received == 0 { break },
             }
         }
-        let committer = committer.clone();
-        in_flight.spawn(async move {
-            committer.commit_and_reply(batch).await;
+        let batch_committer = committer.clone();
+        in_flight.spawn(committer.tasks.supervise("writer-batch", async move {
+            batch_committer.commit_and_reply(batch).await;
             drop(slot);
-        });
+        }));
     }
     while in_flight.join_next().await.is_some() {}
+    committer.stopped.trigger();
     tracing::debug!("grade writer stopped");
 }
 
@@ -215,6 +254,10 @@ struct Committer {
     /// its 503 only after two or more timeouts: the first batch to find it down releases the
     /// others still waiting for a connection.
     mysql_down: watch::Sender<bool>,
+    /// The writer's tasks: its batches are supervised as its, and the MySQL probe runs in it.
+    tasks: Tasks,
+    /// Triggered when the writer stopped: a MySQL probe still waiting ends then.
+    stopped: Shutdown,
 }
 
 /// While MySQL is down, how often it is checked for being back.
@@ -264,7 +307,7 @@ impl Committer {
         };
         if let Err(error) = &taken {
             if is_unavailable(error) && !self.mysql_down.send_replace(true) {
-                tokio::spawn(self.clone().probe_until_back());
+                self.tasks.spawn("writer-mysql-probe", self.clone().probe_until_back());
             }
         }
         taken.map_err(|e| store_error(&e))
@@ -275,8 +318,14 @@ impl Committer {
     /// pool's acquire timeout.
     async fn probe_until_back(self: Arc<Self>) {
         tracing::warn!("MySQL is unreachable: answering 503 at once until it is back");
+        let stopped = self.stopped.wait();
+        tokio::pin!(stopped);
         loop {
-            tokio::time::sleep(DOWN_PROBE).await;
+            tokio::select! {
+                _ = tokio::time::sleep(DOWN_PROBE) => {}
+                // The writer stopped: nothing will ask for a connection again.
+                _ = &mut stopped => return,
+            }
             match self.connections.take().await {
                 Ok(connection) => {
                     self.connections.keep(connection);

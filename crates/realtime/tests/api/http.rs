@@ -16,7 +16,7 @@ async fn health_readiness_metrics_and_cors() {
     assert_eq!(env.get("/healthz").await.status(), 200);
     let (status, body) = env.ready().await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["dependencies"], json!({"mysql": "up", "redis": "up", "redis_events": "up"}));
+    assert_eq!(body["dependencies"], json!({"mysql": "up", "redis": "up", "redis_events": "up", "tasks": "up"}));
 
     // The default CORS_ALLOWED_ORIGINS: the dashboard on a loopback host, any port (cors.rs tests the rest).
     let response = env.http.get(format!("{}/api/courses", env.url)).header("origin", "http://localhost:3000").send().await.unwrap();

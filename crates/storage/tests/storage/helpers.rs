@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use grades_kit::Tasks;
 use grades_live::LiveStore;
 use grades_storage::live_sync::LiveSync;
 use grades_storage::metrics::ProjectionLabel;
@@ -10,7 +11,6 @@ use grades_storage::StorageMetrics;
 use grades_testkit::TestDatabase;
 use sqlx::MySqlPool;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Digits 0-9 as a derived table, to generate rows in plain SQL (MySQL 8 limits recursive CTEs).
 const DIGITS: &str = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 \
@@ -46,7 +46,7 @@ pub async fn insert_grades(pool: &MySqlPool, count: u64, students: u64) {
 pub struct Projector {
     pub metrics: StorageMetrics,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    tasks: Tasks,
     _commits: watch::Sender<u64>,
 }
 
@@ -57,17 +57,19 @@ impl Projector {
         let sync = live.map(|live| LiveSync::new(live, metrics.live_sync.clone()));
         let (commits, committed) = watch::channel(0);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = projector::spawn(pool, sync, committed, metrics.projector.clone(), config, async move {
+        let tasks = Tasks::new();
+        projector::spawn(&tasks, pool, sync, committed, metrics.projector.clone(), config, async move {
             let _ = stopped.await;
         });
-        Self { metrics, stop: Some(stop), task, _commits: commits }
+        Self { metrics, stop: Some(stop), tasks, _commits: commits }
     }
 
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(Duration::from_secs(20), self.task).await.expect("projector stops").expect("projector task");
+        tokio::time::timeout(Duration::from_secs(20), self.tasks.join_all()).await.expect("projector stops");
+        assert_eq!(self.tasks.failures(), Vec::<String>::new(), "no projector task failed");
     }
 
     /// Folds rolled back, every projection's.
