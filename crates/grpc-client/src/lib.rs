@@ -11,7 +11,7 @@ use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
 use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
 use grades_kit::{
     health_router, require_token, within_a_second, HttpArgs, HttpMetrics, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry,
-    ReadyReport, Refreshed, Shutdown,
+    ReadyReport, Refreshed, Shutdown, Tasks,
 };
 use grades_live::latency::LatencyRecorder;
 use grades_live::{LiveStore, RedisArgs};
@@ -63,13 +63,17 @@ pub struct GrpcSink {
     client: GradeIngestionClient<InterceptedService<Channel, SendToken>>,
     health: HealthClient<Channel>,
     catalog: Refreshed<Catalog>,
+    /// The DNS resolver of a balanced channel, aborted with the sink (its failure fails readiness).
+    _resolver: Tasks,
 }
 
 impl GrpcSink {
     /// A sink for the grpc-server at `url`, connecting lazily; `timeout` bounds each call.
     /// With `balance_dns`, calls are spread over every address the host resolves to. With a
-    /// `token`, every GradeIngestion call carries it as `authorization: Bearer <token>`.
-    pub fn new(url: &str, timeout: Duration, balance_dns: bool, token: Option<&IngestToken>) -> Result<Self, String> {
+    /// `token`, every GradeIngestion call carries it as `authorization: Bearer <token>`. The
+    /// resolver of a balanced channel runs in a group of `tasks`.
+    pub fn new(url: &str, timeout: Duration, balance_dns: bool, token: Option<&IngestToken>, tasks: &Tasks) -> Result<Self, String> {
+        let resolver = tasks.group();
         let send_token = SendToken::new(token)?;
         let endpoint = move |url: &str| {
             Endpoint::from_shared(url.to_owned()).map(|e| {
@@ -87,7 +91,10 @@ impl GrpcSink {
             let host = uri.host().ok_or_else(|| format!("GRPC_SERVER_URL {url:?} has no host"))?.to_owned();
             let port = uri.port_u16().unwrap_or(50051);
             let scheme = uri.scheme_str().unwrap_or("http").to_owned();
-            tokio::spawn(resolve_forever(host, port, changes, move |address| endpoint(&format!("{scheme}://{address}")).ok()));
+            resolver.spawn(
+                "grpc-resolver",
+                resolve_forever(host, port, changes, move |address| endpoint(&format!("{scheme}://{address}")).ok()),
+            );
             channel
         } else {
             template.connect_lazy()
@@ -96,6 +103,7 @@ impl GrpcSink {
             client: GradeIngestionClient::with_interceptor(channel.clone(), send_token),
             health: HealthClient::new(channel),
             catalog: Refreshed::new(CATALOG_TTL),
+            _resolver: resolver,
         })
     }
 
@@ -203,6 +211,7 @@ pub struct Application {
     router: axum::Router,
     live: LiveStore,
     latency: LatencyRecorder,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -213,17 +222,19 @@ impl Application {
         registry.route_info(Route::Grpc.as_str());
         let http_metrics = HttpMetrics::register(&mut registry);
         let timeout = Duration::from_millis(config.grpc_timeout_ms);
-        let sink = Arc::new(GrpcSink::new(&config.grpc_server_url, timeout, config.grpc_balance_dns, token.as_ref())?);
+        let tasks = Tasks::new();
+        let sink = Arc::new(GrpcSink::new(&config.grpc_server_url, timeout, config.grpc_balance_dns, token.as_ref(), &tasks)?);
         let live = config.redis.store()?;
         let latency = LatencyRecorder::default();
 
-        let (probe, redis) = (sink.clone(), live.clone());
+        let (probe, redis, watched) = (sink.clone(), live.clone(), tasks.clone());
         let readiness = Arc::new(move || {
-            let (probe, redis) = (probe.clone(), redis.clone());
+            let (probe, redis, watched) = (probe.clone(), redis.clone(), watched.clone());
             async move {
                 let mut report = ReadyReport::new();
                 report.require("grpc-server", probe.check_server().await);
                 report.optional("redis", within_a_second(redis.ping()).await);
+                watched.check(&mut report);
                 report
             }
             .boxed()
@@ -232,15 +243,17 @@ impl Application {
         let grades = require_token(grades_router(sink, http_metrics, latency.clone()), token);
         let router = grades.merge(health_router(readiness, registry.freeze()));
         let http = HttpServer::bind(&config.http, config.port).await?;
-        Ok(Self { http, router, live, latency })
+        Ok(Self { http, router, live, latency, tasks })
     }
 
     /// Serves until `shutdown`, then finishes in-flight requests and flushes the latency figures.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let Self { http, router, live, latency } = self;
-        let flusher = tokio::spawn(latency.run_flusher(live, shutdown.wait()));
+        let Self { http, router, live, latency, tasks } = self;
+        tasks.spawn("latency-flusher", latency.run_flusher(live, shutdown.wait()));
         let served = http.serve("grpc-client", router, shutdown.wait()).await;
-        let _ = flusher.await;
+        // Serving may also end on an error: the flusher ends on `shutdown`.
+        shutdown.trigger();
+        tasks.join_all().await;
         tracing::info!("grpc-client stopped");
         served
     }

@@ -236,7 +236,7 @@ impl Application {
         // The first status is set before serving, so no caller ever sees the service unknown.
         let mysql = storage.mysql_probe();
         let serving = report_mysql(&health_reporter, mysql.answers().await, None).await;
-        let health = tokio::spawn(follow_mysql(health_reporter, mysql, serving, shutdown.wait()));
+        storage.tasks.spawn("grpc-health", follow_mysql(health_reporter, mysql, serving, shutdown.wait()));
         // Keepalive pings find dead clients; a call has the same deadline as an HTTP request.
         let grpc = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(limits.header_read_timeout))
@@ -248,7 +248,6 @@ impl Application {
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
         let http = http.serve("grpc-server", http_router, shutdown.wait());
         let (grpc, http) = tokio::join!(grpc, http);
-        let _ = health.await;
         storage.stop().await;
         tracing::info!("grpc-server stopped");
         grpc.map_err(std::io::Error::other)?;
