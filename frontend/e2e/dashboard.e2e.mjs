@@ -12,13 +12,15 @@
 // The dashboard is opened once and never reloaded. Grades are posted through BOTH ingestion routes;
 // the test then expects the live total to grow by exactly the number posted, the pass/fail panel to
 // show the expected counts, and the other live panels to reflect the new grades. It also checks the
-// published benchmark beside the route panel (GET /api/compare) and the layout at a phone width
-// (420 px: no sideways scroll, every chart inside the viewport) and on a tall screen (1600x1800: no
-// empty band between rows).
+// published benchmark beside the route panel (GET /api/compare) and the layout at phone widths
+// (360, 390 and 420 px: no sideways scroll, every table cell and figure inside its card and the
+// viewport, no table column hidden: e2e/layout.mjs) and on a tall screen (1600x1800: no empty band
+// between rows).
 // Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { layoutProblems } from './layout.mjs';
 
 const env = process.env;
 const missing = ['DASHBOARD_URL', 'REALTIME_URL', 'GRPC_CLIENT_URL', 'REST_API_URL'].filter((k) => !env[k]);
@@ -37,6 +39,8 @@ const COURSE = env.E2E_COURSE || 'SO1';
 const SEMESTER = env.E2E_SEMESTER || '1S';
 const YEAR = Number(env.E2E_YEAR || 2099);
 const RUN = Date.now().toString(36).slice(-6);
+// Phone widths the layout is checked at: the narrowest common phone (360), a current iPhone (390), 420.
+const PHONE_WIDTHS = [360, 390, 420];
 
 // What gets posted: 3 passing (>= 61) + 2 failing, over both routes. Carnets are fixed so the number
 // of distinct students in the term stays 5 even when the database is reused between runs.
@@ -378,21 +382,22 @@ try {
     await eventually('both top charts drawn', async () => (await tid('topcourses-chart').count()) === 1 && (await tid('topstudents-chart').count()) === 1, 10_000);
   };
 
-  await check('at 420 px wide: no sideways page scroll, the top-3 and top-5 charts and every chart fit the viewport', async () => {
-    await page.setViewportSize({ width: 420, height: 900 });
-    await settle();
-    const l = await layout();
-    assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
-    for (const id of ['topcourses-chart', 'topstudents-chart']) assert(l.charts.some((c) => c.id === id), `${id} not drawn`);
-    for (const c of l.charts) {
-      assert(c.box.left >= 0 && c.box.right <= l.innerWidth + 0.5, `${c.id} spans ${c.box.left}..${c.box.right} of ${l.innerWidth}`);
-      for (const svg of c.svgs) {
-        assert(svg.width > 0, `${c.id} has an empty chart`);
-        assert(svg.left >= 0 && svg.right <= l.innerWidth + 0.5, `${c.id}'s chart spans ${svg.left}..${svg.right} of ${l.innerWidth}`);
-      }
-    }
-    for (const p of l.panels) assert(p.left >= 0 && p.right <= l.innerWidth + 0.5, `panel ${p.id} spans ${p.left}..${p.right} of ${l.innerWidth}`);
-  });
+  // Phones, narrowest first: every figure readable (layoutProblems in e2e/layout.mjs says what
+  // that means: no sideways page scroll, every table cell and figure inside its card and the
+  // viewport, no table column hidden).
+  for (const width of PHONE_WIDTHS) {
+    await check(`at ${width} px wide: no sideways page scroll, every table cell and figure inside its card and the viewport`, async () => {
+      await page.setViewportSize({ width, height: 900 });
+      await settle();
+      const l = await layout();
+      assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
+      for (const id of ['topcourses-chart', 'topstudents-chart']) assert(l.charts.some((c) => c.id === id), `${id} not drawn`);
+      for (const c of l.charts) for (const svg of c.svgs) assert(svg.width > 0, `${c.id} has an empty chart`);
+      for (const id of ['routes-p99-grpc', 'routes-p99-rest']) assert((await tid(id).count()) === 1, `${id} not rendered`);
+      const problems = await page.evaluate(layoutProblems);
+      assert(problems.length === 0, `${problems.length} layout problems:\n       ${problems.slice(0, 12).join('\n       ')}`);
+    });
+  }
 
   await check('at 1600x1800: no empty band between the rows of panels', async () => {
     await page.setViewportSize({ width: 1600, height: 1800 });
