@@ -9,6 +9,8 @@
 //     that carries a value for the tests (data-value), the big numbers and the key figures.
 //     Inside a box that scrolls vertically (the live feed, a table that grows long), a figure
 //     below the fold is reachable: only its horizontal extent is checked there;
+//   - a table cell's content is wider than the cell (it would run into the next cell), unless the
+//     cell cuts it short with an ellipsis on purpose;
 //   - a table column is hidden: a header cell that is not drawn is allowed only when the table
 //     is stacked (its header row not displayed) and every body cell then shows its column's name
 //     (a `data-label` drawn by its ::before).
@@ -65,6 +67,12 @@ export function layoutProblems() {
         continue;
       }
       if (r.left < -SLACK || r.right > vw + SLACK) problems.push(`${what} spans ${px(r.left)}..${px(r.right)}, outside the viewport (${vw})`);
+      // A cell narrower than what it holds lets its figure run into the next one (a cell that
+      // cuts its text short with an ellipsis, holding it whole in its title, does so on purpose).
+      const style = getComputedStyle(el);
+      if ((el.tagName === 'TD' || el.tagName === 'TH') && style.textOverflow !== 'ellipsis' && el.scrollWidth > el.clientWidth + 1) {
+        problems.push(`${what} holds ${el.scrollWidth} px in ${el.clientWidth} px: its content runs out of the cell`);
+      }
       if (outside(r, cardBox)) problems.push(`${what} spans ${px(r.left)}..${px(r.right)}, outside its card ${px(cardBox.left)}..${px(cardBox.right)}`);
       let scrolls = false;
       for (let box = el.parentElement; box && box !== card; box = box.parentElement) {
