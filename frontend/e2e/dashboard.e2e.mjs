@@ -13,9 +13,9 @@
 // the test then expects the live total to grow by exactly the number posted, the pass/fail panel to
 // show the expected counts, and the other live panels to reflect the new grades. It also checks the
 // published benchmark beside the route panel (GET /api/compare) and the layout at phone widths
-// (360, 390 and 420 px: no sideways scroll, every table cell and figure inside its card and the
-// viewport, no table column hidden: e2e/layout.mjs) and on a tall screen (1600x1800: no empty band
-// between rows).
+// (360, 390 and 420 px, with hidden and with classic scrollbars: no sideways scroll, every table
+// cell and figure inside its card and the viewport, no table column hidden: e2e/layout.mjs) and on
+// a tall screen (1600x1800: no empty band between rows).
 // Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -101,19 +101,17 @@ async function getJson(url) {
 }
 
 // ---------------------------------------------------------------- browser
-const browser = await chromium.launch({
-  executablePath: CHROMIUM_PATH,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: BROWSER_ARGS });
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 const consoleErrors = [];
 page.on('console', (m) => {
@@ -398,6 +396,31 @@ try {
       assert(problems.length === 0, `${problems.length} layout problems:\n       ${problems.slice(0, 12).join('\n       ')}`);
     });
   }
+
+  // The same with classic scrollbars, which take room from the page's width (headless Chromium
+  // hides them unless told not to): a second browser, the same dashboard.
+  await check(`with classic scrollbars at ${PHONE_WIDTHS.join(', ')} px: no sideways page scroll, every table cell and figure inside its card`, async () => {
+    const classic = await chromium.launch({ executablePath: CHROMIUM_PATH, args: BROWSER_ARGS, ignoreDefaultArgs: ['--hide-scrollbars'] });
+    try {
+      const phone = await classic.newPage({ viewport: { width: PHONE_WIDTHS[0], height: 900 } });
+      await phone.goto(DASHBOARD_URL, { waitUntil: 'domcontentloaded', timeout: 30_000 });
+      await eventually('route rows and the published benchmark drawn', async () => {
+        const rows = await phone.locator('[data-testid^="routes-row-"]').count();
+        const published = await phone.locator('[data-testid="routes-published"]').getAttribute('data-state');
+        return rows === 2 && (published === 'shown' || published === 'missing');
+      }, 15_000);
+      for (const width of PHONE_WIDTHS) {
+        await phone.setViewportSize({ width, height: 900 });
+        await phone.waitForTimeout(700);
+        const { inner, client } = await phone.evaluate(() => ({ inner: innerWidth, client: document.scrollingElement.clientWidth }));
+        assert(client < inner, `at ${width} px the scrollbar takes no room (clientWidth ${client}, innerWidth ${inner}): not classic scrollbars`);
+        const problems = await phone.evaluate(layoutProblems);
+        assert(problems.length === 0, `at ${width} px, ${problems.length} layout problems:\n       ${problems.slice(0, 12).join('\n       ')}`);
+      }
+    } finally {
+      await classic.close().catch(() => undefined);
+    }
+  });
 
   await check('at 1600x1800: no empty band between the rows of panels', async () => {
     await page.setViewportSize({ width: 1600, height: 1800 });

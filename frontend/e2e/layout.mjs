@@ -2,7 +2,8 @@
 // `page.evaluate` (it runs in the page, so it is self-contained). Used by dashboard.e2e.mjs.
 //
 // At the current viewport it returns every problem found (an empty list when the page reads):
-//   - the page scrolls sideways (document.scrollingElement.scrollWidth > innerWidth);
+//   - the page scrolls sideways (document.scrollingElement.scrollWidth > innerWidth, or > its
+//     clientWidth where classic scrollbars take room);
 //   - a figure lies outside its card (panel) or the viewport, or is cut by a box between it and
 //     its card that clips (overflow other than visible), or is not drawn at all (no width or
 //     height, visibility hidden). Figures are every table cell, every chart, and every element
@@ -21,9 +22,12 @@ export function layoutProblems() {
   const SLACK = 0.5;
   const FIGURES = 'th, td, .chart, svg.recharts-surface, [data-value], .big-number, .kpi-value, .split-count, .share-bar, .p99, .feed-item';
   const problems = [];
-  const vw = window.innerWidth;
-  const scrollWidth = document.scrollingElement.scrollWidth;
-  if (scrollWidth > vw) problems.push(`the page scrolls sideways: scrollWidth ${scrollWidth} > innerWidth ${vw}`);
+  // With classic scrollbars the page is laid out in less than innerWidth: the viewport is its
+  // client width then (the same as innerWidth where scrollbars take no room).
+  const { scrollWidth, clientWidth } = document.scrollingElement;
+  const vw = Math.min(window.innerWidth, clientWidth);
+  if (scrollWidth > window.innerWidth) problems.push(`the page scrolls sideways: scrollWidth ${scrollWidth} > innerWidth ${window.innerWidth}`);
+  else if (scrollWidth > clientWidth) problems.push(`the page scrolls sideways: scrollWidth ${scrollWidth} > clientWidth ${clientWidth} (scrollbars)`);
 
   const name = (el) => {
     const id = el.getAttribute('data-testid');
