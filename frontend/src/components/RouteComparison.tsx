@@ -137,7 +137,7 @@ export function RouteComparison() {
                 <>
                   <th className="num">Stored</th>
                   <th className="num">Share</th>
-                  <th className="num"><span className="wide-only">Throughput</span><span className="narrow-only">Req/s</span></th>
+                  <th className="num">Throughput</th>
                   <th className="num" title={`Requests in the last ${windowS}s: the latency figures rest on these`}>n</th>
                   <th className="num">p50</th>
                   <th className="num">p99</th>
@@ -148,7 +148,7 @@ export function RouteComparison() {
                 <>
                   <td className="num" data-label="Stored">{formatNumber(r.stored)}</td>
                   <td className="num" data-label="Share" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
-                  <td className="num" data-label="Req/s" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
+                  <td className="num" data-label="Throughput" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
                   <td className="num" data-label="n" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
                   <td className="num" data-label="p50" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
                   <td className="num" data-label="p99">
