@@ -12,13 +12,15 @@
 // The dashboard is opened once and never reloaded. Grades are posted through BOTH ingestion routes;
 // the test then expects the live total to grow by exactly the number posted, the pass/fail panel to
 // show the expected counts, and the other live panels to reflect the new grades. It also checks the
-// published benchmark beside the route panel (GET /api/compare) and the layout at a phone width
-// (420 px: no sideways scroll, every chart inside the viewport) and on a tall screen (1600x1800: no
-// empty band between rows).
+// published benchmark beside the route panel (GET /api/compare) and the layout at phone widths
+// (360, 390 and 420 px, with hidden and with classic scrollbars: no sideways scroll, every table
+// cell and figure inside its card and the viewport, no table column hidden: e2e/layout.mjs) and on
+// a tall screen (1600x1800: no empty band between rows).
 // Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { layoutProblems } from './layout.mjs';
 
 const env = process.env;
 const missing = ['DASHBOARD_URL', 'REALTIME_URL', 'GRPC_CLIENT_URL', 'REST_API_URL'].filter((k) => !env[k]);
@@ -37,6 +39,8 @@ const COURSE = env.E2E_COURSE || 'SO1';
 const SEMESTER = env.E2E_SEMESTER || '1S';
 const YEAR = Number(env.E2E_YEAR || 2099);
 const RUN = Date.now().toString(36).slice(-6);
+// Phone widths the layout is checked at: the narrowest common phone (360), a current iPhone (390), 420.
+const PHONE_WIDTHS = [360, 390, 420];
 
 // What gets posted: 3 passing (>= 61) + 2 failing, over both routes. Carnets are fixed so the number
 // of distinct students in the term stays 5 even when the database is reused between runs.
@@ -97,19 +101,17 @@ async function getJson(url) {
 }
 
 // ---------------------------------------------------------------- browser
-const browser = await chromium.launch({
-  executablePath: CHROMIUM_PATH,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: BROWSER_ARGS });
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 const consoleErrors = [];
 page.on('console', (m) => {
@@ -378,20 +380,46 @@ try {
     await eventually('both top charts drawn', async () => (await tid('topcourses-chart').count()) === 1 && (await tid('topstudents-chart').count()) === 1, 10_000);
   };
 
-  await check('at 420 px wide: no sideways page scroll, the top-3 and top-5 charts and every chart fit the viewport', async () => {
-    await page.setViewportSize({ width: 420, height: 900 });
-    await settle();
-    const l = await layout();
-    assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
-    for (const id of ['topcourses-chart', 'topstudents-chart']) assert(l.charts.some((c) => c.id === id), `${id} not drawn`);
-    for (const c of l.charts) {
-      assert(c.box.left >= 0 && c.box.right <= l.innerWidth + 0.5, `${c.id} spans ${c.box.left}..${c.box.right} of ${l.innerWidth}`);
-      for (const svg of c.svgs) {
-        assert(svg.width > 0, `${c.id} has an empty chart`);
-        assert(svg.left >= 0 && svg.right <= l.innerWidth + 0.5, `${c.id}'s chart spans ${svg.left}..${svg.right} of ${l.innerWidth}`);
+  // Phones, narrowest first: every figure readable (layoutProblems in e2e/layout.mjs says what
+  // that means: no sideways page scroll, every table cell and figure inside its card and the
+  // viewport, no table column hidden).
+  for (const width of PHONE_WIDTHS) {
+    await check(`at ${width} px wide: no sideways page scroll, every table cell and figure inside its card and the viewport`, async () => {
+      await page.setViewportSize({ width, height: 900 });
+      await settle();
+      const l = await layout();
+      assert(l.scrollWidth <= l.innerWidth, `the page scrolls sideways: scrollWidth ${l.scrollWidth} > innerWidth ${l.innerWidth}`);
+      for (const id of ['topcourses-chart', 'topstudents-chart']) assert(l.charts.some((c) => c.id === id), `${id} not drawn`);
+      for (const c of l.charts) for (const svg of c.svgs) assert(svg.width > 0, `${c.id} has an empty chart`);
+      for (const id of ['routes-p99-grpc', 'routes-p99-rest']) assert((await tid(id).count()) === 1, `${id} not rendered`);
+      const problems = await page.evaluate(layoutProblems);
+      assert(problems.length === 0, `${problems.length} layout problems:\n       ${problems.slice(0, 12).join('\n       ')}`);
+    });
+  }
+
+  // The same with classic scrollbars, which take room from the page's width (headless Chromium
+  // hides them unless told not to): a second browser, the same dashboard.
+  await check(`with classic scrollbars at ${PHONE_WIDTHS.join(', ')} px: no sideways page scroll, every table cell and figure inside its card`, async () => {
+    const classic = await chromium.launch({ executablePath: CHROMIUM_PATH, args: BROWSER_ARGS, ignoreDefaultArgs: ['--hide-scrollbars'] });
+    try {
+      const phone = await classic.newPage({ viewport: { width: PHONE_WIDTHS[0], height: 900 } });
+      await phone.goto(DASHBOARD_URL, { waitUntil: 'domcontentloaded', timeout: 30_000 });
+      await eventually('route rows and the published benchmark drawn', async () => {
+        const rows = await phone.locator('[data-testid^="routes-row-"]').count();
+        const published = await phone.locator('[data-testid="routes-published"]').getAttribute('data-state');
+        return rows === 2 && (published === 'shown' || published === 'missing');
+      }, 15_000);
+      for (const width of PHONE_WIDTHS) {
+        await phone.setViewportSize({ width, height: 900 });
+        await phone.waitForTimeout(700);
+        const { inner, client } = await phone.evaluate(() => ({ inner: innerWidth, client: document.scrollingElement.clientWidth }));
+        assert(client < inner, `at ${width} px the scrollbar takes no room (clientWidth ${client}, innerWidth ${inner}): not classic scrollbars`);
+        const problems = await phone.evaluate(layoutProblems);
+        assert(problems.length === 0, `at ${width} px, ${problems.length} layout problems:\n       ${problems.slice(0, 12).join('\n       ')}`);
       }
+    } finally {
+      await classic.close().catch(() => undefined);
     }
-    for (const p of l.panels) assert(p.left >= 0 && p.right <= l.innerWidth + 0.5, `panel ${p.id} spans ${p.left}..${p.right} of ${l.innerWidth}`);
   });
 
   await check('at 1600x1800: no empty band between the rows of panels', async () => {

@@ -81,7 +81,7 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
     >
       {(page) => (
         <div className="table-wrap">
-          <table className="table" data-testid="grades-table">
+          <table className="table stack-table grades-table" data-testid="grades-table">
             <thead>
               <tr>
                 <th className="num">#</th>
@@ -97,14 +97,14 @@ export function GradesTable({ courses, refreshAll }: { courses: Course[]; refres
             <tbody>
               {page.items.map((g) => (
                 <tr key={g.id} data-testid="grades-row" data-id={g.id}>
-                  <td className="num muted">{g.id}</td>
-                  <td className="muted nowrap">{formatDateTime(g.created_at)}</td>
-                  <td className="num mono">{g.carnet}</td>
-                  <td className="ellipsis" title={g.nombre}>{g.nombre}</td>
-                  <td><span className="course-tag">{g.curso}</span></td>
-                  <td className="nowrap">{g.semestre} {g.year}</td>
-                  <td className="num"><NotaChip nota={g.nota} /></td>
-                  <td><RouteBadge route={g.route} /></td>
+                  <td className="num muted" data-label="#">{g.id}</td>
+                  <td className="muted nowrap" data-label="Stored">{formatDateTime(g.created_at)}</td>
+                  <td className="num mono" data-label="Carnet">{g.carnet}</td>
+                  <td className="ellipsis" data-label="Name" title={g.nombre}>{g.nombre}</td>
+                  <td data-label="Course"><span className="course-tag">{g.curso}</span></td>
+                  <td className="nowrap" data-label="Term">{g.semestre} {g.year}</td>
+                  <td className="num" data-label="Nota"><NotaChip nota={g.nota} /></td>
+                  <td data-label="Route"><RouteBadge route={g.route} /></td>
                 </tr>
               ))}
             </tbody>

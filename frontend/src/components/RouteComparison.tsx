@@ -49,7 +49,7 @@ function RouteTable<R extends { route: RouteName; label: string; color: string }
   cells: (row: R) => ReactNode;
 }) {
   return (
-    <table className={`table table-compact ${className}`}>
+    <table className={`table table-compact stack-table ${className}`}>
       <thead>
         <tr>
           <th>Route</th>
@@ -59,7 +59,7 @@ function RouteTable<R extends { route: RouteName; label: string; color: string }
       <tbody>
         {rows.map((r) => (
           <tr key={r.route} data-testid={`${rowTestId}-${r.route}`}>
-            <td>
+            <td data-label="Route">
               <span className="route-name">
                 <Swatch color={r.color} />
                 {r.label}
@@ -135,9 +135,9 @@ export function RouteComparison() {
               rows={rows}
               head={
                 <>
-                  <th className="num col-stored">Stored</th>
+                  <th className="num">Stored</th>
                   <th className="num">Share</th>
-                  <th className="num"><span className="wide-only">Throughput</span><span className="narrow-only">Req/s</span></th>
+                  <th className="num">Throughput</th>
                   <th className="num" title={`Requests in the last ${windowS}s: the latency figures rest on these`}>n</th>
                   <th className="num">p50</th>
                   <th className="num">p99</th>
@@ -146,12 +146,12 @@ export function RouteComparison() {
               name={(r) => (r.fastest ? <span className="fastest" title="Lowest p50">fastest</span> : null)}
               cells={(r) => (
                 <>
-                  <td className="num col-stored">{formatNumber(r.stored)}</td>
-                  <td className="num" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
-                  <td className="num" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
-                  <td className="num" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
-                  <td className="num" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
-                  <td className="num">
+                  <td className="num" data-label="Stored">{formatNumber(r.stored)}</td>
+                  <td className="num" data-label="Share" data-testid={`routes-share-${r.route}`} data-value={r.share ?? ''}>{formatPercent(r.share)}</td>
+                  <td className="num" data-label="Throughput" data-testid={`routes-throughput-${r.route}`}>{formatRate(r.throughput)}</td>
+                  <td className="num" data-label="n" data-testid={`routes-samples-${r.route}`}>{formatNumber(r.requests)}</td>
+                  <td className="num" data-label="p50" data-testid={`routes-p50-${r.route}`}>{formatMs(r.p50)}</td>
+                  <td className="num" data-label="p99">
                     <span className="p99" data-testid={`routes-p99-${r.route}`}>
                       <span className="p99-bar" style={{ width: `${((r.p99 ?? 0) / maxP99) * 100}%`, background: r.color }} />
                       <span className="p99-value">{formatMs(r.p99)}</span>
@@ -246,14 +246,16 @@ const PublishedBenchmark = memo(function PublishedBenchmark() {
         }
         cells={(r) => (
           <>
-            <td className="num" data-testid={`published-max-${r.route}`} data-value={r.maxSustainable ?? ''}>
+            <td className="num" data-label="Max sustainable" data-testid={`published-max-${r.route}`} data-value={r.maxSustainable ?? ''}>
               {r.maxSustainable === null ? 'none held' : formatRate(r.maxSustainable)}
               {r.ratio !== null && r.ratio !== 1 ? <span className="muted"> ({r.ratio.toFixed(2)}×)</span> : null}
             </td>
-            <td className="num" data-testid={`published-latency-${r.route}`}>
-              {formatMs(r.p50)} / {formatMs(r.p99)}
+            <td className="num" data-label="p50 / p99 at ½" data-testid={`published-latency-${r.route}`}>
+              <span>
+                <span className="nowrap">{formatMs(r.p50)} /</span> <span className="nowrap">{formatMs(r.p99)}</span>
+              </span>
             </td>
-            <td className="num" data-testid={`published-cpu-${r.route}`} data-value={r.cpuPer1000 ?? ''}>
+            <td className="num" data-label="CPU-s / 1,000" data-testid={`published-cpu-${r.route}`} data-value={r.cpuPer1000 ?? ''}>
               {r.cpuPer1000 === null ? '—' : r.cpuPer1000.toFixed(3)}
             </td>
           </>
