@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use grades_domain::{Catalog, Course, CourseCode, IdempotencyKey, IngestError, NewGrade, Route, ValidationErrors};
 use grades_front::{grades_router, Accepted, GradeSink};
@@ -94,9 +93,8 @@ async fn post(url: &str) -> Answer {
 async fn same_answer_on_both_routes(error: IngestError, catalog_fails: bool) -> Answer {
     let rest = serve(front(FailingSink { error: error.clone(), catalog_fails })).await;
     let grpc_server = serve_grpc(FailingSink { error: error.clone(), catalog_fails }).await;
-    let client =
-        grpc_client::GrpcSink::new(&format!("http://{grpc_server}"), Duration::from_secs(5), false, None, &grades_kit::Tasks::new())
-            .unwrap();
+    let args: grpc_client::GrpcArgs = grades_testkit::flags(&["--grpc-server-url", &format!("http://{grpc_server}")]);
+    let client = grpc_client::GrpcSink::new(&args, None, &grades_kit::Tasks::new()).unwrap();
     let grpc = serve(front(client)).await;
 
     let (rest, grpc) = (post(&rest).await, post(&grpc).await);

@@ -437,6 +437,41 @@ async fn grpc_route_answers_503_when_grpc_server_is_gone() {
     rest.stop().await;
 }
 
+/// Every way grpc-client can reach grpc-server (the comparison's variants) stores each grade once.
+#[tokio::test]
+async fn grpc_client_stores_over_several_channels_or_a_connection_per_request() {
+    let app = spawn_app(Route::Grpc).await;
+    let server = app.grpc_url.clone().unwrap();
+    for (round, channels) in ["3", "per-request"].into_iter().enumerate() {
+        let config: grpc_client::Config = grades_testkit::flags(&[
+            "--port",
+            "0",
+            "--bind-address",
+            "127.0.0.1",
+            "--grpc-server-url",
+            &server,
+            "--grpc-channels",
+            channels,
+            "--redis-url",
+            app.redis.url(),
+            "--redis-prefix",
+            app.redis.prefix(),
+        ]);
+        let client = grpc_client::Application::build(config).await.unwrap();
+        let url = format!("http://{}/grades", client.local_addr());
+        let shutdown = grades_kit::Shutdown::new();
+        let task = tokio::spawn(client.run(shutdown.clone()));
+        let posts = (0..12_u64).map(|i| app.http.post(&url).json(&grade(7000 + 100 * round as u64 + i, "SO1", 70)).send());
+        for response in join_all(posts).await {
+            assert_created(&response.unwrap(), Route::Grpc);
+        }
+        shutdown.trigger();
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM grades").await, 24);
+    app.stop().await;
+}
+
 async fn shutdown_finishes_in_flight_requests(route: Route) {
     let app = spawn_app(route).await;
     let requests = (1..=100_u64).map(|i| {
