@@ -150,6 +150,10 @@ bench:
 compare:
     bash scripts/compare.sh
 
+# What each route's protocols cost on their own: both routes (grpc over 1 and N channels and a connection per request) with DISCARD_GRADES=true at one offered rate, CPU µs per grade per process: BENCHMARKS.md. Not part of CI.
+protocol:
+    bash scripts/protocol.sh
+
 # Ingest-to-browser latency (sampled and all_grades feeds) at 1,000 and 2,000 grades/s, and realtime's CPU/RSS with 100 clients idle and at 5,000 grades/s offered: BENCHMARKS.md. Not part of CI.
 live:
     bash scripts/live.sh
