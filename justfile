@@ -154,6 +154,10 @@ compare:
 protocol:
     bash scripts/protocol.sh
 
+# CPU flamegraphs of every service of both routes at one offered rate (perf + inferno): docs/flamegraphs/. Not part of CI.
+flamegraphs:
+    bash scripts/flamegraphs.sh
+
 # Ingest-to-browser latency (sampled and all_grades feeds) at 1,000 and 2,000 grades/s, and realtime's CPU/RSS with 100 clients idle and at 5,000 grades/s offered: BENCHMARKS.md. Not part of CI.
 live:
     bash scripts/live.sh

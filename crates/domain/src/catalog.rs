@@ -22,6 +22,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// How long a loaded copy is trusted before it is read again: every service that validates
+    /// against the catalog (both routes, realtime's filters) sees a new course within this.
+    pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
     /// A catalog of these courses.
     pub fn new(courses: impl IntoIterator<Item = Course>) -> Self {
         Self { courses: courses.into_iter().map(|c| (c.code, c.name)).collect() }

@@ -16,9 +16,6 @@ pub use http::{grades_router, MAX_BODY_BYTES};
 /// Seconds a client should wait before retrying while the grade store is unreachable.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
-/// How long a loaded course catalog is trusted before it is read again.
-pub const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A stored grade as the client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
-use grades_front::{grades_router, Accepted, GradeSink, CATALOG_TTL};
+use grades_front::{grades_router, Accepted, GradeSink};
 use grades_kit::{
     health_router, require_token, within_a_second, HttpArgs, HttpMetrics, HttpServer, IngestAuthArgs, IngestToken, MetricsRegistry,
     ReadyReport, Refreshed, Shutdown, Tasks,
@@ -151,7 +151,7 @@ impl GrpcSink {
             clients: channels.into_iter().map(|channel| GradeIngestionClient::with_interceptor(channel, send_token.clone())).collect(),
             next: AtomicUsize::new(0),
             per_request,
-            catalog: Refreshed::new(CATALOG_TTL),
+            catalog: Refreshed::new(Catalog::REFRESH),
             _resolver: resolver,
         })
     }

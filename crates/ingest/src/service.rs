@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use grades_domain::{Catalog, IdempotencyKey, IngestError, NewGrade, Route};
-use grades_front::{Accepted, GradeSink, CATALOG_TTL};
+use grades_front::{Accepted, GradeSink};
 use grades_kit::Refreshed;
 use grades_storage::mysql;
 use grades_storage::{GradeWriter, StoreError, StoreOutcome, StoreRequest};
@@ -24,7 +24,7 @@ pub struct IngestService {
 impl IngestService {
     /// The service of `route`, storing through `writer` and reading the catalog from `pool`.
     pub fn new(route: Route, pool: MySqlPool, writer: GradeWriter) -> Self {
-        Self { route, pool, writer, catalog: Arc::new(Refreshed::new(CATALOG_TTL)), discarded: None }
+        Self { route, pool, writer, catalog: Arc::new(Refreshed::new(Catalog::REFRESH)), discarded: None }
     }
 
     /// With `discard`, grades are validated as always, then acknowledged with a made-up id and

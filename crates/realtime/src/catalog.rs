@@ -1,16 +1,12 @@
 //! The course catalog, read from MySQL at most every 30 s, used to check `curso` parameters.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use grades_domain::Catalog;
 use grades_kit::Refreshed;
 use sqlx::MySqlPool;
 
 use crate::error::ApiError;
-
-/// How long a loaded catalog is trusted before it is read again.
-pub const CATALOG_TTL: Duration = Duration::from_secs(30);
 
 /// The catalog shared by every handler; clones share one cached copy.
 #[derive(Clone)]
@@ -22,7 +18,7 @@ pub struct CatalogCache {
 impl CatalogCache {
     /// An empty cache: the first [`get`](Self::get) reads MySQL.
     pub fn new(pool: MySqlPool) -> Self {
-        Self { pool, cached: Arc::new(Refreshed::new(CATALOG_TTL)) }
+        Self { pool, cached: Arc::new(Refreshed::new(Catalog::REFRESH)) }
     }
 
     /// The catalog; a stale copy is served while MySQL is unreachable.
