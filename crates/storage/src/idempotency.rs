@@ -11,7 +11,7 @@
 //! rare, each sweeper starts at a random point of its interval and draws every next wait at
 //! random around it, and each delete is a small batch in key-age order
 //! (`DELETE ... ORDER BY created_at, idem_key LIMIT n` on the `created_at` index, MySQL and
-//! MariaDB alike), committed on its own: two sweepers meeting queue on a few hundred rows for
+//! MariaDB alike), committed on its own: two sweepers meeting queue on one batch of rows for
 //! milliseconds, and the writer's inserts (at the newest end of that index) never wait on them.
 //!
 //! A key is answered as a replay for at least the window; once older, it is deleted within about
