@@ -3,7 +3,10 @@
 # realtime against SCALE_DB (a database `just seed` filled, e.g.
 # `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000`) and, for comparison,
 # against an empty database:
-#   - ingest at SCALE_RATE grades/s (500) for SCALE_SECONDS (30): p50/p99, rest-api memory;
+#   - ingest at SCALE_RATE grades/s (500) for SCALE_SECONDS (30): p50/p99, rest-api memory; a
+#     share SCALE_KEY_SHARE (0.1, as `just seed` models it) of the grades is posted with an
+#     Idempotency-Key, so the writer checks and grows the key index the seed filled (the keys of
+#     the last retention window: about 4.3 M at 100 M grades, 1 M at 10 M);
 #   - the same load with the Redis live state deleted 10 s in: seconds until it is back, errors;
 #     afterwards the live total must equal COUNT(*) of `grades`;
 #   - every dashboard endpoint: p50/p99 over SCALE_REQUESTS (200) requests each (big database).
@@ -18,6 +21,7 @@ empty=grades_scale_empty
 rate=${SCALE_RATE:-500}
 seconds=${SCALE_SECONDS:-30}
 requests=${SCALE_REQUESTS:-200}
+key_share=${SCALE_KEY_SHARE:-0.1}
 server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 sql_server "$server"
 held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
@@ -58,13 +62,13 @@ caught_up() { # seconds until both projections have folded everything and the li
 
 ingest() { # label
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 5 --connections 32 \
-        --watch rest-api,realtime,mariadbd,redis-server --json "$out/ingest-$1.json" >/dev/null
+        --idempotency-ratio "$key_share" --watch rest-api,realtime,mariadbd,redis-server --json "$out/ingest-$1.json" >/dev/null
     echo "$1: $(python3 scripts/bench_report.py summary "$out/ingest-$1.json")"
 }
 
 flushed() { # label prefix db: the live state deleted under load
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 0 --connections 32 \
-        --watch rest-api,realtime,mariadbd,redis-server --json "$out/flush-$1.json" >/dev/null &
+        --idempotency-ratio "$key_share" --watch rest-api,realtime,mariadbd,redis-server --json "$out/flush-$1.json" >/dev/null &
     local load=$! deleted back="" i total count
     sleep 10
     redis-cli -u "$redis" DEL "$(live_key "$2")" >/dev/null
@@ -86,7 +90,7 @@ sql_fresh_database "$empty" "$bin/rest-api"
 for db in "$empty" "$big"; do
     prefix="scale-$db:"
     start "$db" "$prefix"
-    echo "$db ($(sql_value "$db" "SELECT COUNT(*) FROM grades") grades): live state and projections ready after $(caught_up "$prefix") s"
+    echo "$db ($(sql_value "$db" "SELECT COUNT(*) FROM grades") grades, $(sql_value "$db" "SELECT COUNT(*) FROM idempotency_keys") idempotency keys): live state and projections ready after $(caught_up "$prefix") s"
     ingest "$db"
     flushed "$db" "$prefix" "$db"
     if [[ $db == "$big" ]]; then
@@ -97,6 +101,7 @@ for db in "$empty" "$big"; do
     redis_forget "$redis" "$prefix"
 done
 sql -e "DROP DATABASE IF EXISTS $empty"
-echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"rate\": $rate, \"requests\": $requests}" >"$out/meta.json"
+keys=$(sql_value "$big" "SELECT COUNT(*) FROM idempotency_keys")
+echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"idempotency_keys\": $keys, \"key_share\": $key_share, \"rate\": $rate, \"requests\": $requests}" >"$out/meta.json"
 python3 scripts/bench_report.py scale "$out" BENCHMARKS.md
 echo "wrote BENCHMARKS.md (results in $out/)"

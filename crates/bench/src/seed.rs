@@ -13,6 +13,10 @@
 //! fails empties the tables again. No service may use the database meanwhile (its projector
 //! would fold the grades a second time).
 //!
+//! A share of the grades of the last idempotency-key retention window carries a key
+//! (`idempotency_keys`, loaded on a fourth connection): the keys the services would still hold,
+//! their sweeper having deleted older ones ([`KeyPlan`]).
+//!
 //! With `--append` into a database that already holds grades, the grades are inserted the same
 //! way (in ordinary transactions of [`APPEND_CHUNK`] grades) and folded by the projector's own
 //! statements, the only way to add to existing summaries exactly.
@@ -28,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use grades_domain::PASSING_NOTA;
 use grades_live::RedisArgs;
+use grades_storage::idempotency::KeyRetentionArgs;
 use grades_storage::live_sync;
 use grades_storage::mysql::{self, MysqlArgs};
 use grades_storage::projector::{fold_students, fold_terms, FoldConnection};
@@ -36,7 +41,7 @@ use sqlx::types::chrono::NaiveDateTime;
 use sqlx::{ConnectOptions, Connection, MySqlPool};
 use tokio::sync::mpsc;
 
-use self::bulk::{LoaderGone, Statement};
+use self::bulk::{KeyShape, LoaderGone, Statement};
 use self::generate::{Aggregates, Shape};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +61,18 @@ pub struct SeedArgs {
     /// Seed of the random grades: the same seed and sizes give the same grades.
     #[arg(long, default_value_t = 1)]
     random_seed: u64,
+    /// Grades per second stored during the last retention window, the traffic whose keys the
+    /// services still hold: 500, the rate `just scale` ingests at (the grades of that window are
+    /// the newest `rate x window` of the seed, at most all of them).
+    #[arg(long, default_value_t = 500.0)]
+    key_rate: f64,
+    /// Share of those grades that carries an Idempotency-Key: 0.1, as Locust, grades-bench and
+    /// wrk send one with 10 % of their requests.
+    #[arg(long, default_value_t = 0.1)]
+    key_share: f64,
+    /// The window the services keep keys for (the same setting as theirs).
+    #[command(flatten)]
+    retention: KeyRetentionArgs,
     /// The MySQL database (created and migrated if needed), as the services read it.
     #[command(flatten)]
     mysql: MysqlArgs,
@@ -75,6 +92,9 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     if args.students == 0 || args.year_max < args.year_min {
         return Err("--students must be at least 1 and --year-max at least --year-min".into());
     }
+    if !(args.key_rate >= 0.0 && args.key_rate.is_finite() && (0.0..=1.0).contains(&args.key_share)) {
+        return Err("--key-rate must be a rate of at least 0 and --key-share between 0 and 1".into());
+    }
     let years = args.year_max - args.year_min + 1;
     // Per student, semester and year: a grade count and sum in memory (12 bytes).
     let cells = u64::from(args.students) * 2 * u64::from(years);
@@ -92,7 +112,8 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     let (existing, summaries, next_id): (i64, i64, u64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM grades), \
                 (SELECT COUNT(*) FROM enrollments) + (SELECT COUNT(*) FROM course_term_stats) + (SELECT COUNT(*) FROM student_stats) \
-                + (SELECT COUNT(*) FROM route_stats) + (SELECT COUNT(*) FROM projection_state WHERE applied_id > 0), \
+                + (SELECT COUNT(*) FROM route_stats) + (SELECT COUNT(*) FROM projection_state WHERE applied_id > 0) \
+                + (SELECT COUNT(*) FROM idempotency_keys), \
                 (SELECT next_id FROM id_sequence WHERE name = 'grade_ids')",
     )
     .fetch_one(&pool)
@@ -103,11 +124,12 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     }
     let shape =
         Shape { first_id: next_id, count: args.count, students: args.students, year_min: args.year_min, years, seed: args.random_seed };
+    let keys = KeyPlan { rate: args.key_rate, share: args.key_share, window: args.retention.config().window };
     let board = Board::start(args.count);
     let outcome = if existing == 0 && summaries == 0 && next_id == 1 {
-        load_empty(&args.mysql.mysql_url, shape, &board).await
+        load_empty(&args.mysql.mysql_url, shape, keys, &board).await
     } else {
-        append(&pool, &args.mysql.mysql_url, shape, &board).await
+        append(&pool, &args.mysql.mysql_url, shape, keys, &board).await
     };
     board.stop();
     outcome?;
@@ -120,13 +142,61 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Which seeded grades carry an idempotency key. The services keep a key for their retention
+/// window and then delete it, so a database that has served traffic holds the keys of that
+/// window's keyed grades and none older: the seed writes keys only for the grades of the last
+/// window (`rate x window` grades, the newest of the load), to a `share` of them, with
+/// `created_at` spread evenly over the window in id order. Its grades all carry the load's
+/// time; only the keys are spread.
+#[derive(Debug, Clone, Copy)]
+struct KeyPlan {
+    /// Grades per second stored during the window.
+    rate: f64,
+    /// Share of them that carries a key.
+    share: f64,
+    /// The retention window.
+    window: Duration,
+}
+
+impl KeyPlan {
+    /// The keys of `shape`'s grades, the window ending at `now`.
+    fn shape(&self, shape: &Shape, now: NaiveDateTime) -> KeyShape {
+        let grades = ((self.rate * self.window.as_secs_f64()) as u64).min(shape.count);
+        let window = self.window;
+        KeyShape {
+            first_id: shape.first_id + shape.count - grades,
+            grades,
+            share: self.share,
+            from: now - window,
+            window,
+            seed: shape.seed,
+        }
+    }
+}
+
+/// Loads the keys of `keys` on `connection` in one transaction, and says how many and why.
+async fn load_keys(connection: &mut MySqlConnection, keys: KeyShape, board: &Board) -> Result<(), String> {
+    let loaded = Arc::new(AtomicU64::new(0));
+    load_table(connection, "idempotency_keys", loaded.clone(), board, move |out| bulk::keys(&keys, out)).await?;
+    eprintln!(
+        "{} idempotency keys: {:.0} % of the {} grades of the last {} h, stored {} .. {}",
+        loaded.load(Ordering::Relaxed),
+        keys.share * 100.0,
+        keys.grades,
+        keys.window.as_secs() / 3_600,
+        keys.from.format("%Y-%m-%d %H:%M"),
+        (keys.from + keys.window).format("%Y-%m-%d %H:%M"),
+    );
+    Ok(())
+}
+
 /// The fast path: every table written once, nothing read back (see the module docs).
-async fn load_empty(url: &str, shape: Shape, board: &Arc<Board>) -> Result<(), String> {
+async fn load_empty(url: &str, shape: Shape, keys: KeyPlan, board: &Arc<Board>) -> Result<(), String> {
     // student_stats' secondary index is in another order than its rows (by average): built row by
     // row it is a random write per row into an index far larger than the buffer pool at 10 M
     // grades. Dropped for the load, then added back with its own definition: one sort.
     let deferred = secondary_indexes(&mut loader_connection(url).await?, "student_stats").await?;
-    let Err(failure) = load_tables(url, shape, board, &deferred).await else { return Ok(()) };
+    let Err(failure) = load_tables(url, shape, keys, board, &deferred).await else { return Ok(()) };
     // Back to the empty database it was: half-loaded summaries must never meet a projector.
     match empty_tables(url, &deferred).await {
         Ok(()) => Err(format!("{failure}; the tables were emptied again")),
@@ -134,7 +204,7 @@ async fn load_empty(url: &str, shape: Shape, board: &Arc<Board>) -> Result<(), S
     }
 }
 
-async fn load_tables(url: &str, shape: Shape, board: &Arc<Board>, deferred: &[(String, String)]) -> Result<(), String> {
+async fn load_tables(url: &str, shape: Shape, keys: KeyPlan, board: &Arc<Board>, deferred: &[(String, String)]) -> Result<(), String> {
     let mut grades_connection = loader_connection(url).await?;
     let (created_at,): (NaiveDateTime,) = sqlx::query_as("SELECT UTC_TIMESTAMP(3)")
         .fetch_one(&mut grades_connection)
@@ -147,9 +217,14 @@ async fn load_tables(url: &str, shape: Shape, board: &Arc<Board>, deferred: &[(S
             .await?;
     }
 
-    let grades = load_table(&mut grades_connection, "grades", board.grades.clone(), board, move |out| {
-        bulk::grades(&shape, &datetime_literal(created_at), out)
-    });
+    let mut keys_connection = loader_connection(url).await?;
+    let grades = async {
+        let grades = load_table(&mut grades_connection, "grades", board.grades.clone(), board, move |out| {
+            bulk::grades(&shape, &datetime_literal(created_at), out)
+        });
+        let (grades, keys) = tokio::join!(grades, load_keys(&mut keys_connection, keys.shape(&shape, created_at), board));
+        grades.and(keys)
+    };
     let summaries = async {
         let counting = board.clone();
         let aggregates = tokio::task::spawn_blocking(move || {
@@ -184,19 +259,21 @@ async fn load_tables(url: &str, shape: Shape, board: &Arc<Board>, deferred: &[(S
         board.note("student_stats index added back", started);
     }
     // Last, the watermarks and the id sequence: until they move, the summaries are not in use.
-    let last = shape.first_id + shape.count - 1;
-    let moved: Result<(), sqlx::Error> = async {
-        let mut tx = grades_connection.begin().await?;
-        sqlx::query("UPDATE projection_state SET applied_id = ?, applied_at = ?, updated_at = UTC_TIMESTAMP(3)")
-            .bind(last)
-            .bind(created_at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE id_sequence SET next_id = ? WHERE name = 'grade_ids'").bind(last + 1).execute(&mut *tx).await?;
-        tx.commit().await
-    }
-    .await;
-    moved.map_err(|e| format!("setting the projector watermarks: {e}"))
+    move_watermarks(&mut grades_connection, shape.first_id + shape.count - 1, created_at)
+        .await
+        .map_err(|e| format!("setting the projector watermarks: {e}"))
+}
+
+/// Every projection folded up to `last` (stored at `created_at`), and ids handed out after it.
+async fn move_watermarks(connection: &mut MySqlConnection, last: u64, created_at: NaiveDateTime) -> Result<(), sqlx::Error> {
+    let mut tx = connection.begin().await?;
+    sqlx::query("UPDATE projection_state SET applied_id = ?, applied_at = ?, updated_at = UTC_TIMESTAMP(3)")
+        .bind(last)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE id_sequence SET next_id = ? WHERE name = 'grade_ids'").bind(last + 1).execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 /// Loads one table family on `connection` in one transaction: statements built by `generate`
@@ -245,7 +322,7 @@ async fn secondary_indexes(connection: &mut MySqlConnection, table: &str) -> Res
 /// failed load).
 async fn empty_tables(url: &str, deferred: &[(String, String)]) -> Result<(), String> {
     let mut connection = loader_connection(url).await?;
-    for table in ["grades", "enrollments", "course_term_stats", "route_stats", "student_stats"] {
+    for table in ["grades", "idempotency_keys", "enrollments", "course_term_stats", "route_stats", "student_stats"] {
         execute(&mut connection, &format!("TRUNCATE TABLE {table}"), "emptying a table").await?;
     }
     let present = secondary_indexes(&mut connection, "student_stats").await?;
@@ -262,7 +339,7 @@ async fn execute(connection: &mut MySqlConnection, sql: &str, what: &str) -> Res
 }
 
 /// Appending to a database that holds grades: insert, then fold with the projector.
-async fn append(pool: &MySqlPool, url: &str, shape: Shape, board: &Arc<Board>) -> Result<(), String> {
+async fn append(pool: &MySqlPool, url: &str, shape: Shape, keys: KeyPlan, board: &Arc<Board>) -> Result<(), String> {
     board.note("the database already holds grades or summaries: inserting, then folding with the projector", Instant::now());
     let started = Instant::now();
     let mut connection = loader_connection(url).await?;
@@ -272,8 +349,15 @@ async fn append(pool: &MySqlPool, url: &str, shape: Shape, board: &Arc<Board>) -
         append_part(&mut connection, shape, done / APPEND_CHUNK, part, board).await.map_err(|e| format!("inserting grades: {e}"))?;
         done += part;
     }
-    let _ = connection.close().await;
     board.note("grades inserted", started);
+    // The appended grades are the newest: the window's keys are theirs (their ids follow `next`).
+    let (now,): (NaiveDateTime,) = sqlx::query_as("SELECT UTC_TIMESTAMP(3)").fetch_one(&mut connection).await.map_err(|e| e.to_string())?;
+    let (next,): (u64,) = sqlx::query_as("SELECT next_id FROM id_sequence WHERE name = 'grade_ids'")
+        .fetch_one(&mut connection)
+        .await
+        .map_err(|e| e.to_string())?;
+    load_keys(&mut connection, keys.shape(&Shape { first_id: next - shape.count, ..shape }, now), board).await?;
+    let _ = connection.close().await;
 
     let connection = pool.acquire().await.map_err(|e| e.to_string())?.detach();
     let mut connection = FoldConnection::new(connection).await.map_err(|e| e.to_string())?;
@@ -413,6 +497,10 @@ mod tests {
             year_min: 2021,
             year_max: 2023,
             random_seed: 5,
+            // 8,640 grades in the day's window (of the 20,000 first seeded), half of them keyed.
+            key_rate: 0.1,
+            key_share: 0.5,
+            retention: KeyRetentionArgs { idempotency_key_retention_hours: 24 },
             mysql: MysqlArgs { mysql_url: db.url(), mysql_max_connections: PoolConfig::DEFAULT_MAX_CONNECTIONS },
             redis: RedisArgs { redis_url: redis.url().to_owned(), redis_prefix: redis.prefix().to_owned() },
         }
@@ -451,6 +539,8 @@ mod tests {
             .await;
         assert_eq!(live.students("SO1", "2S", 2022).await.expect("live students"), students as u64);
 
+        keys_are_the_windows(&db, 11_361..=20_000).await;
+
         let refused = seed(args(&db, &redis, 10, false)).await.expect_err("a non-empty database is refused");
         assert!(refused.contains("--append"), "{refused}");
 
@@ -459,5 +549,31 @@ mod tests {
         assert_eq!(db.count("SELECT COUNT(*) FROM grades").await, 25_000);
         assert_eq!(db.count("SELECT CAST(next_id AS SIGNED) FROM id_sequence WHERE name = 'grade_ids'").await, 25_001);
         assert_eq!(live.totals().await.expect("live totals").0, 25_000);
+        // The appended grades are the newest: all 5,000 are in the window.
+        keys_are_the_windows(&db, 20_001..=25_000).await;
+    }
+
+    /// The keys of the grades in `ids`: about half of them keyed, each grade once, stored
+    /// within the last day in id order.
+    async fn keys_are_the_windows(db: &TestDatabase, ids: std::ops::RangeInclusive<u64>) {
+        let (first, last) = (*ids.start() as i64, *ids.end() as i64);
+        let window = format!("FROM idempotency_keys WHERE grade_id BETWEEN {first} AND {last}");
+        let keys = db.count(&format!("SELECT COUNT(*) {window}")).await;
+        let grades = last - first + 1;
+        assert!((grades * 45 / 100..=grades * 55 / 100).contains(&keys), "{keys} keys for {grades} grades");
+        assert_eq!(db.count(&format!("SELECT COUNT(DISTINCT grade_id) {window}")).await, keys, "one key per keyed grade");
+        assert_eq!(db.count("SELECT COUNT(*) FROM idempotency_keys WHERE grade_id < 11361 OR grade_id > 25000").await, 0);
+        let outside = format!(
+            "SELECT COUNT(*) {window} AND (created_at < UTC_TIMESTAMP(3) - INTERVAL 1441 MINUTE OR created_at > UTC_TIMESTAMP(3) \
+             OR LENGTH(idem_key) <> 36)"
+        );
+        assert_eq!(db.count(&outside).await, 0, "keys are UUID-like and stored within the last day");
+        let spread = db.count(&format!("SELECT TIMESTAMPDIFF(HOUR, MIN(created_at), MAX(created_at)) {window}")).await;
+        assert!(spread >= 23, "keys spread over the window: {spread} h");
+        let out_of_order = format!(
+            "SELECT COUNT(*) FROM (SELECT created_at, LAG(created_at) OVER (ORDER BY grade_id) AS previous {window}) k \
+             WHERE created_at < previous"
+        );
+        assert_eq!(db.count(&out_of_order).await, 0, "created_at rises with the grade id");
     }
 }

@@ -2,6 +2,7 @@
 
 use grades_kit::HttpArgs;
 use grades_live::RedisArgs;
+use grades_storage::idempotency::KeyRetentionArgs;
 use grades_storage::mysql::MysqlArgs;
 use grades_storage::projector::ProjectorArgs;
 use grades_storage::WriterArgs;
@@ -13,7 +14,7 @@ pub struct StoringArgs {
     /// A one-shot task instead of serving.
     #[command(subcommand)]
     pub command: Option<StorageCommand>,
-    /// MySQL, Redis, writer and projector settings.
+    /// MySQL, Redis, writer, projector and idempotency key retention settings.
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Listen address, HTTP timeouts, connection limit and drain deadline.
@@ -43,6 +44,9 @@ pub struct StorageArgs {
     /// How often the projections fold.
     #[command(flatten)]
     pub projector: ProjectorArgs,
+    /// How long idempotency keys are kept before the sweeper deletes them.
+    #[command(flatten)]
+    pub idempotency: KeyRetentionArgs,
 }
 
 /// Removes a password from a URL before it is logged.
@@ -64,6 +68,7 @@ mod tests {
     use std::time::Duration;
 
     use clap::{Args, FromArgMatches};
+    use grades_storage::idempotency::KeyRetention;
     use grades_storage::mysql::PoolConfig;
     use grades_storage::projector::ProjectorConfig;
     use grades_storage::WriterConfig;
@@ -89,6 +94,10 @@ mod tests {
             (projector.terms_interval, projector.students_interval)
         );
         assert_eq!((args.mysql.mysql_max_connections, PoolConfig::default().max_connections), (10, 10));
+        assert_eq!(
+            (args.idempotency.config().window, KeyRetention::default().window),
+            (Duration::from_secs(86_400), Duration::from_secs(86_400))
+        );
     }
 
     #[test]
@@ -99,10 +108,12 @@ mod tests {
             "--projector-terms-interval-ms=5",
             "--projector-students-interval-ms=7",
             "--mysql-max-connections=4",
+            "--idempotency-key-retention-hours=72",
         ]);
         assert_eq!((args.writer.writer_max_batch, args.writer.writer_pipeline_depth), (64, 3));
         assert_eq!((args.projector.projector_terms_interval_ms, args.projector.projector_students_interval_ms), (5, 7));
         assert_eq!(args.mysql.mysql_max_connections, 4);
+        assert_eq!(args.idempotency.idempotency_key_retention_hours, 72);
     }
 
     #[test]

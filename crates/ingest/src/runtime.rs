@@ -1,5 +1,5 @@
-//! The storage side of a writing process: the pool, the group-commit writer, the projector and
-//! the Redis live-state sync. Built once per process, stopped in order.
+//! The storage side of a writing process: the pool, the group-commit writer, the projector, the
+//! Redis live-state sync and the idempotency key sweeper. Built once per process, stopped in order.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use grades_kit::{within_a_second, ReadinessCheck, ReadyReport, Shutdown, Tasks};
 use grades_live::LiveStore;
+use grades_storage::idempotency;
 use grades_storage::live_sync::LiveSync;
 use grades_storage::mysql;
 use grades_storage::projector;
@@ -31,11 +32,13 @@ pub struct StorageRuntime {
     writer_tasks: Tasks,
     projector_stop: Shutdown,
     projector_tasks: Tasks,
+    /// Stops the idempotency key sweeper, first: it is maintenance, nothing waits on it.
+    sweeper_stop: Shutdown,
 }
 
 impl StorageRuntime {
     /// Connects (lazily, so the service starts while a database is down), migrates if asked, and
-    /// starts the writer and the projector.
+    /// starts the writer, the projector and the idempotency key sweeper.
     pub async fn start(args: &StorageArgs, metrics: StorageMetrics) -> Result<Self, String> {
         let pool = args.mysql.pool()?;
         let live = args.redis.store()?;
@@ -56,7 +59,10 @@ impl StorageRuntime {
             args.projector.config(),
             projector_stop.wait(),
         );
-        Ok(Self { pool, live, writer, tasks, writer_tasks, projector_stop, projector_tasks })
+        // Off the request path; it ends at `stop` and is joined with the process's other tasks.
+        let sweeper_stop = Shutdown::new();
+        idempotency::spawn(&tasks, pool.clone(), metrics.retention.clone(), args.idempotency.config(), sweeper_stop.wait());
+        Ok(Self { pool, live, writer, tasks, writer_tasks, projector_stop, projector_tasks, sweeper_stop })
     }
 
     /// Whether MySQL answers (within a second).
@@ -83,10 +89,12 @@ impl StorageRuntime {
     }
 
     /// After the servers stopped taking requests (and dropped their handles to the writer):
-    /// commits and answers every queued grade, then stops the projector (another replica, or the
-    /// next start, folds what it leaves), then waits for the process's other tasks. A task that
-    /// failed was logged when it did, and is logged again here.
+    /// stops the idempotency key sweeper (a sweep cut short is finished by the next one), commits
+    /// and answers every queued grade, then stops the projector (another replica, or the next
+    /// start, folds what it leaves), then waits for the process's other tasks. A task that failed
+    /// was logged when it did, and is logged again here.
     pub async fn stop(self) {
+        self.sweeper_stop.trigger();
         drop(self.writer);
         self.writer_tasks.join_all().await;
         self.projector_stop.trigger();

@@ -4,6 +4,7 @@
 //!
 //! - [`mysql`]: connection pool, migrations, error classification, the course catalog.
 //! - [`writer`]: the group-commit writer both ingestion routes store through.
+//! - [`idempotency`]: how long idempotency keys are kept, and the sweeper that deletes older ones.
 //! - [`summary`]: what a run of grades changes in the summary tables (pure).
 //! - [`projection`]: the projections, their watermarks and how far each lags.
 //! - [`projector`]: folds committed grades into the summaries, exactly once, one replica at a time.
@@ -11,6 +12,7 @@
 //! - [`stats`]: the dashboard's read queries.
 
 mod batch;
+pub mod idempotency;
 pub mod live_sync;
 pub mod metrics;
 pub mod mysql;

@@ -12,9 +12,11 @@ use prometheus_client::registry::Registry;
 
 use grades_domain::Route;
 
+use crate::idempotency::RetentionMetrics;
 use crate::projection::{Projection, ProjectionStatus};
 
-/// Every storage metric of a writing process: the writer's, the projector's, the live sync's.
+/// Every storage metric of a writing process: the writer's, the projector's, the live sync's, the
+/// idempotency key sweeper's.
 #[derive(Clone)]
 pub struct StorageMetrics {
     /// Grades per committed batch.
@@ -27,6 +29,8 @@ pub struct StorageMetrics {
     pub projector: ProjectorMetrics,
     /// The Redis live sync's metrics.
     pub live_sync: LiveSyncMetrics,
+    /// The idempotency key sweeper's metrics.
+    pub retention: RetentionMetrics,
 }
 
 /// The label of per-projection metrics.
@@ -124,6 +128,7 @@ impl StorageMetrics {
                 live_notices_dropped: Counter::default(),
             },
             live_sync: LiveSyncMetrics { synced_id: Gauge::default(), rebuilds: Counter::default(), failures: Counter::default() },
+            retention: RetentionMetrics::default(),
         }
     }
 
@@ -155,6 +160,9 @@ impl StorageMetrics {
         live.register("synced_id", "Projector watermark the Redis live state equals", l.synced_id.clone());
         live.register("rebuilds", "Redis live state rebuilt from the summary tables", l.rebuilds.clone());
         live.register("sync_failures", "Redis live-state writes that failed (retried by a rebuild)", l.failures.clone());
+        let (r, keys) = (&self.retention, registry.sub_registry_with_prefix("grades_idempotency"));
+        keys.register("keys_expired", "Idempotency keys deleted because they were older than the retention window", r.expired.clone());
+        keys.register("sweep_failures", "Idempotency key sweeps that stopped on an error (retried at the next sweep)", r.failures.clone());
     }
 }
 

@@ -5,8 +5,12 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use sqlx::mysql::MySqlConnection;
+use sqlx::types::chrono::NaiveDateTime;
 use tokio::sync::mpsc;
 
 use super::generate::{self, Aggregates, Grade, Shape, COURSES, FIRST_CARNET, SEMESTERS};
@@ -108,6 +112,54 @@ fn grade_row(sql: &mut String, shape: &Shape, id: u64, grade: &Grade, created_at
         shape.year_min + grade.year_index,
         if grade.grpc { "grpc" } else { "rest" },
     );
+}
+
+/// The idempotency keys a seed writes: those the grades of the last retention window carry
+/// (older ones the services' sweeper would have deleted).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyShape {
+    /// First grade id inside the window; every later id of the load is inside it too.
+    pub first_id: u64,
+    /// Grades inside the window (the window's traffic, at most the whole load).
+    pub grades: u64,
+    /// Share of them that carries a key.
+    pub share: f64,
+    /// When the window starts: the grades inside it were stored evenly from here to `from + window`.
+    pub from: NaiveDateTime,
+    pub window: Duration,
+    pub seed: u64,
+}
+
+/// `idempotency_keys` rows for a share of the window's grades, in id order (so `created_at`
+/// rises as the writer's would): random UUID-like keys, as HTTP clients make them, so the
+/// primary key is the random-key index the writer checks on every keyed grade.
+pub fn keys(keys: &KeyShape, out: &mpsc::Sender<Statement>) -> Result<(), LoaderGone> {
+    let mut rows = Rows::new("INSERT INTO idempotency_keys (idem_key, grade_id, request_hash, created_at) VALUES ", out);
+    let mut rng = StdRng::seed_from_u64(keys.seed ^ keys.first_id.wrapping_mul(0xA076_1D64_78BD_642F));
+    let window_ms = keys.window.as_millis();
+    for position in 0..keys.grades {
+        if !rng.random_bool(keys.share.clamp(0.0, 1.0)) {
+            continue;
+        }
+        let offset = (u128::from(position) * window_ms + window_ms / 2) / u128::from(keys.grades);
+        let stored = keys.from + Duration::from_millis(offset as u64);
+        let (high, low, hash): (u64, u64, u64) = (rng.random(), rng.random(), rng.random());
+        let sql = rows.next_row();
+        // Version 4 layout: 8-4-4-4-12 lower-case hex.
+        let _ = write!(
+            sql,
+            "('{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}',{},{hash},'{}')",
+            high >> 32,
+            (high >> 16) & 0xFFFF,
+            high & 0xFFF,
+            0x8000 | (low >> 48) & 0x3FFF,
+            low & 0xFFFF_FFFF_FFFF,
+            keys.first_id + position,
+            stored.format("%Y-%m-%d %H:%M:%S%.3f"),
+        );
+        rows.row_done()?;
+    }
+    rows.flush()
 }
 
 /// Rows every summary table gets: enrollments, course term stats, student stats, route stats.

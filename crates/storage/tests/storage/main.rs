@@ -8,3 +8,4 @@ mod helpers;
 mod listing;
 mod live;
 mod projector;
+mod retention;
