@@ -5,7 +5,7 @@
 # hardware counters are not exposed, as in most VMs; DWARF call graphs, as release builds keep no
 # frame pointers). inferno folds the stacks into docs/flamegraphs/ROUTE-SERVICE.svg.
 #   FLAME_RATE (3000) grades/s offered   FLAME_SECONDS (8) seconds sampled   FLAME_HZ (499)
-#   MYSQL_SERVER_URL, REDIS_URL, FLAME_PORT_BASE (8400) as in compare.sh
+#   MYSQL_SERVER_URL, REDIS_URL, FLAME_PORT_BASE (8400) as in compare.sh; BENCH_BIN as in protocol.sh
 # Needs perf (Debian's linux-perf) and inferno (cargo install inferno); installs neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ source scripts/lib/benchmark.sh
 rate=${FLAME_RATE:-3000}
 seconds=${FLAME_SECONDS:-8}
 hz=${FLAME_HZ:-499}
-benchmark_start flamegraphs grades_flamegraphs flamegraphs: "${FLAME_PORT_BASE:-8400}"
+benchmark_start flamegraphs grades_flamegraphs flamegraphs: "${FLAME_PORT_BASE:-8400}" "${BENCH_BIN:-}"
 mkdir -p docs/flamegraphs
 
 for route in rest grpc; do
@@ -43,9 +43,9 @@ for route in rest grpc; do
     services_stop 10
     for service in "${services[@]}"; do
         perf script -i "$out/$route-$service.data" 2>/dev/null | inferno-collapse-perf >"$out/$route-$service.folded"
-        inferno-flamegraph --title "$service ($route route, $rate grades/s, $seconds s of CPU samples)" \
-            --countname samples <"$out/$route-$service.folded" >"docs/flamegraphs/$route-$service.svg"
-        echo "docs/flamegraphs/$route-$service.svg: $(awk '{s += $NF} END {print s}' "$out/$route-$service.folded") samples"
+        inferno-flamegraph --title "$service ($route route, $rate grades/s offered, $seconds s sampled; widths are CPU time)" \
+            --countname ns <"$out/$route-$service.folded" >"docs/flamegraphs/$route-$service.svg"
+        echo "docs/flamegraphs/$route-$service.svg: $(awk '{s += $NF} END {printf "%.2f", s / 1e9}' "$out/$route-$service.folded") CPU-seconds sampled"
     done
 done
 sql -e "DROP DATABASE IF EXISTS $db"

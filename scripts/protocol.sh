@@ -9,7 +9,8 @@
 #   PROTOCOL_RATE (3000) grades/s offered to every variant   PROTOCOL_SECONDS (10) measured seconds
 #   PROTOCOL_CHANNELS (4) the many-channels variant   PROTOCOL_PER_REQUEST_RATE (500) the per-request
 #   variant's rate (a connection per grade cannot hold the others' rate on 2 cores)
-#   MYSQL_SERVER_URL, REDIS_URL, PROTOCOL_PORT_BASE (8300) as in compare.sh
+#   MYSQL_SERVER_URL, REDIS_URL, PROTOCOL_PORT_BASE (8300) as in compare.sh; BENCH_BIN: binaries
+#   already built (default: a release build now)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/benchmark.sh
@@ -18,7 +19,7 @@ rate=${PROTOCOL_RATE:-3000}
 seconds=${PROTOCOL_SECONDS:-10}
 channels=${PROTOCOL_CHANNELS:-4}
 per_request_rate=${PROTOCOL_PER_REQUEST_RATE:-500}
-benchmark_start protocol grades_protocol protocol: "${PROTOCOL_PORT_BASE:-8300}"
+benchmark_start protocol grades_protocol protocol: "${PROTOCOL_PORT_BASE:-8300}" "${BENCH_BIN:-}"
 export DISCARD_GRADES=true
 
 # variant  route  GRPC_CHANNELS  rate
