@@ -15,6 +15,7 @@ use route_tests::{grade, spawn_app, TestApp};
 use serde_json::{json, Value};
 
 mod errors;
+mod reflection;
 
 async fn body(response: reqwest::Response) -> Value {
     response.json().await.expect("JSON body")
