@@ -50,7 +50,7 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 checks+=,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance
 started=$SECONDS
 status=0
-"$venv/bin/schemathesis" --no-color run docs/openapi.json --url "$url" \
+"$venv/bin/schemathesis" --config-file scripts/fuzz-rest-schemathesis.toml --no-color run docs/openapi.json --url "$url" \
     --checks "${FUZZ_REST_CHECKS:-$checks}" \
     --phases examples,coverage,fuzzing \
     --max-examples "${FUZZ_REST_EXAMPLES:-500}" \
