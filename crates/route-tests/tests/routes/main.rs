@@ -14,8 +14,8 @@ use redis::AsyncCommands;
 use route_tests::{grade, spawn_app, TestApp};
 use serde_json::{json, Value};
 
+mod describe;
 mod errors;
-mod reflection;
 
 async fn body(response: reqwest::Response) -> Value {
     response.json().await.expect("JSON body")

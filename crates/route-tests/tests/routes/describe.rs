@@ -1,5 +1,7 @@
-//! gRPC server reflection on grpc-server: what `grpcurl -plaintext HOST:50051 list` and Postman
-//! ask, in both protocol versions, answered without the `INGEST_TOKEN` (like health).
+//! Each route describes itself the way its ecosystem expects: grpc-server answers gRPC server
+//! reflection (what `grpcurl -plaintext HOST:50051 list` and Postman ask, in both protocol
+//! versions, without the `INGEST_TOKEN`, like health), and both HTTP routes serve the OpenAPI
+//! document committed as docs/openapi.json.
 
 use grades_domain::Route;
 use tonic::transport::Channel;
@@ -65,4 +67,17 @@ async fn grpc_server_reflection_lists_and_describes_its_services_without_the_tok
         assert!(services.iter().any(|s| s == expected), "v1alpha lists {expected}: {services:?}");
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn both_http_routes_serve_the_committed_openapi_document() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json")).unwrap();
+    let routes = route_tests::spawn_both_routes().await;
+    for route in Route::ALL {
+        let response = routes.http.get(format!("{}/openapi.json", routes.url(route))).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "route {route}");
+        assert_eq!(response.headers()["content-type"], "application/json", "route {route}");
+        assert!(response.text().await.unwrap() == committed, "route {route} serves docs/openapi.json as committed");
+    }
+    routes.stop().await;
 }
