@@ -13,13 +13,14 @@ test_redis_image := env("TEST_REDIS_IMAGE", `sed -n 's/^TEST_REDIS_IMAGE=//p' .e
 # Virtual environments of the Python-packaged tools (.ci/run keeps them between its runs).
 lint_venv := env("LINT_VENV", ".venv-lint")
 observability_venv := env("OBSERVABILITY_VENV", ".venv-observability")
+schemathesis_venv := env("SCHEMATHESIS_VENV", ".venv-schemathesis")
 
 # List the recipes.
 default:
     @just --list
 
-# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), dashboard unit tests, the scripts' tests, the alerts' unit tests, the Grafana panels and alerts against the real services, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
-test: lint test-rust test-frontend test-scripts test-alerts test-observability test-e2e check-deploy chaos-short smoke
+# Everything CI runs: format and lint, Rust tests (MariaDB, then MySQL in containers), schemathesis against rest-api from docs/openapi.json, dashboard unit tests, the scripts' tests, the alerts' unit tests, the Grafana panels and alerts against the real services, browser end-to-end test, deployment checks, the fault suite's short form, the compose sandbox for real.
+test: lint test-rust fuzz-rest test-frontend test-scripts test-alerts test-observability test-e2e check-deploy chaos-short smoke
 
 # Rust tests twice: every test against the MariaDB/Redis of TEST_MYSQL_URL / TEST_REDIS_URL, then the database tests against MySQL and Redis containers (test-rust-containers).
 test-rust *args:
@@ -98,6 +99,20 @@ seed count *args:
 # Regenerate frontend/src/lib/wire.ts (the dashboard's types) from the Rust types realtime sends; `just test` fails while it is stale.
 wire-types:
     UPDATE_WIRE_TYPES=1 cargo test -q -p realtime --lib wire
+
+# Regenerate docs/openapi.json (the HTTP API of both ingestion routes, from the Rust types in crates/front/src/openapi.rs); `just test` fails while it is stale.
+openapi:
+    UPDATE_OPENAPI=1 cargo test -q -p grades-front --lib openapi
+
+# schemathesis (pinned in scripts/fuzz-rest-requirements.txt) against a rest-api started natively on a fresh database, from docs/openapi.json: no 5xx, every status documented, answers as documented, invalid requests refused (about 10 s). Part of `just test`.
+fuzz-rest: _schemathesis-venv
+    cargo build --bin rest-api
+    MYSQL_SERVER_URL={{ test_mysql_url }} REDIS_URL={{ test_redis_url }} SCHEMATHESIS_VENV={{ schemathesis_venv }} \
+        FUZZ_REST_BIN=${CARGO_TARGET_DIR:-target}/debug bash scripts/fuzz-rest.sh
+
+# schemathesis, pinned in scripts/fuzz-rest-requirements.txt, in .venv-schemathesis (SCHEMATHESIS_VENV).
+_schemathesis-venv:
+    bash -c 'source scripts/lib/venv.sh && venv_sync {{ schemathesis_venv }} scripts/fuzz-rest-requirements.txt schemathesis'
 
 # Apply migrations to MYSQL_URL and exit.
 migrate:

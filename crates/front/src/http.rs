@@ -7,13 +7,14 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use grades_domain::{IdempotencyKey, IngestError, NewGrade, ValidationErrors};
 use grades_kit::{HttpMetrics, Problem};
 use grades_live::latency::LatencyRecorder;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::openapi::{openapi_json_text, Created};
 use crate::{problem, GradeSink};
 
 /// Largest accepted request body.
@@ -25,10 +26,21 @@ struct Front<S> {
     latency: LatencyRecorder,
 }
 
-/// `POST /grades` over `sink`, with request metrics and per-route latency recording.
+/// `POST /grades` over `sink`, with request metrics and per-route latency recording, and
+/// `GET /openapi.json`, its description: both routes serve this router, so they describe
+/// themselves alike.
 pub fn grades_router<S: GradeSink>(sink: Arc<S>, metrics: HttpMetrics, latency: LatencyRecorder) -> Router {
     metrics.serve_route(sink.route().as_str());
-    Router::new().route("/grades", post(post_grade::<S>)).with_state(Arc::new(Front { sink, metrics, latency }))
+    let document: Arc<str> = openapi_json_text().into();
+    let openapi = move || {
+        let document = document.clone();
+        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document.to_string()) }
+    };
+    Router::new().route("/grades", post(post_grade::<S>)).route("/openapi.json", get(openapi)).with_state(Arc::new(Front {
+        sink,
+        metrics,
+        latency,
+    }))
 }
 
 async fn post_grade<S: GradeSink>(State(front): State<Arc<Front<S>>>, request: Request) -> Response {
@@ -69,7 +81,7 @@ async fn store<S: GradeSink>(sink: &S, request: Request) -> Result<Response, Pro
 
     let accepted = sink.submit(grade, key).await.map_err(|e| problem(&e))?;
     let status = if accepted.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(json!({"id": accepted.id, "route": sink.route()}))).into_response())
+    Ok((status, Json(Created { id: accepted.id, route: sink.route().into() })).into_response())
 }
 
 /// JSON is UTF-8 (RFC 8259): `application/json` or `application/*+json`, with no charset or

@@ -1,6 +1,6 @@
 //! Route 1 ("grpc"), server side: the `GradeIngestion` gRPC service over the shared ingestion
-//! service, plus the standard gRPC health service. `/healthz`, `/readyz`, `/metrics` are served
-//! over HTTP on a separate port.
+//! service, plus the standard gRPC health and server reflection services. `/healthz`, `/readyz`,
+//! `/metrics` are served over HTTP on a separate port.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "grpc-server", version, about = "Route 1 (grpc), server side: stores grades received over gRPC")]
 pub struct Config {
-    /// gRPC port (GradeIngestion and grpc.health.v1.Health).
+    /// gRPC port (GradeIngestion, grpc.health.v1.Health and server reflection).
     #[arg(long, env = "GRPC_PORT", default_value_t = 50051)]
     pub grpc_port: u16,
     /// HTTP port for /healthz, /readyz and /metrics.
@@ -194,6 +194,26 @@ async fn report_mysql(reporter: &tonic_health::server::HealthReporter, up: bool,
     up
 }
 
+/// gRPC server reflection over `grades.v1` and the health service, in both versions of the
+/// protocol (v1, and v1alpha that older grpcurl and Postman still ask first), so people can list
+/// and call the services with their own tools without the proto file. Like health it carries no
+/// token check: it only describes.
+#[allow(clippy::type_complexity)]
+fn reflection_services() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(grades_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}
+
 /// The grpc-server service, both ports bound, ready to [`run`](Self::run).
 pub struct Application {
     grpc_listener: TcpListener,
@@ -231,6 +251,13 @@ impl Application {
     /// Serves until `shutdown`, then finishes in-flight calls, drains the writer and exits.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
         let Self { grpc_listener, grpc_addr, http, http_router, storage, service, metrics, token, limits } = self;
+        let (reflection_v1, reflection_v1alpha) = match reflection_services() {
+            Ok(services) => services,
+            Err(error) => {
+                storage.stop().await;
+                return Err(std::io::Error::other(format!("gRPC reflection: {error}")));
+            }
+        };
         tracing::info!(grpc = %grpc_addr, "grpc-server listening for gRPC");
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         // The first status is set before serving, so no caller ever sees the service unknown.
@@ -244,6 +271,8 @@ impl Application {
             .max_concurrent_streams(Some(1024))
             .timeout(limits.header_read_timeout + limits.body_timeout)
             .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(GradeIngestionServer::with_interceptor(GrpcIngestion::new(service, metrics), CheckToken(token)))
             .serve_with_incoming_shutdown(incoming_without_delay(grpc_listener), shutdown.wait());
         let http = http.serve("grpc-server", http_router, shutdown.wait());

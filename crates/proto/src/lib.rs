@@ -17,6 +17,10 @@ pub mod v1 {
     tonic::include_proto!("grades.v1");
 }
 
+/// The encoded `FileDescriptorSet` of `proto/grades.proto`, which grpc-server's reflection
+/// service answers from, so tools discover `grades.v1.GradeIngestion` without the proto file.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("grades_descriptor");
+
 use v1::{Grade, ListCoursesResponse, SubmitGradeRequest};
 
 /// The `google.rpc.ErrorInfo` domain of the errors grpc-server answers.

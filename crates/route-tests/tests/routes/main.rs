@@ -14,6 +14,7 @@ use redis::AsyncCommands;
 use route_tests::{grade, spawn_app, TestApp};
 use serde_json::{json, Value};
 
+mod describe;
 mod errors;
 
 async fn body(response: reqwest::Response) -> Value {
