@@ -90,15 +90,21 @@ impl RunResult {
     }
 }
 
-/// Runs `spec`; fails only when the URL cannot be used.
-pub async fn run(spec: &RunSpec) -> Result<RunResult, String> {
-    let uri: hyper::Uri = spec.url.parse().map_err(|e| format!("--url {:?} is not a URL: {e}", spec.url))?;
-    let authority = uri.authority().ok_or_else(|| format!("--url {:?} has no host", spec.url))?.to_string();
-    let address: SocketAddr = tokio::net::lookup_host(&authority)
+/// `url`, its authority (`host:port`) and the address it resolves to.
+async fn resolve(url: &str) -> Result<(hyper::Uri, String, SocketAddr), String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("--url {url:?} is not a URL: {e}"))?;
+    let authority = uri.authority().ok_or_else(|| format!("--url {url:?} has no host"))?.to_string();
+    let address = tokio::net::lookup_host(&authority)
         .await
         .ok()
         .and_then(|mut addresses| addresses.next())
         .ok_or_else(|| format!("cannot resolve {authority}"))?;
+    Ok((uri, authority, address))
+}
+
+/// Runs `spec`; fails only when the URL cannot be used.
+pub async fn run(spec: &RunSpec) -> Result<RunResult, String> {
+    let (uri, authority, address) = resolve(&spec.url).await?;
     let start = Instant::now() + Duration::from_millis(50);
     let measured_from = start + spec.warmup;
     let end = measured_from + spec.duration;

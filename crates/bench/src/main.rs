@@ -215,6 +215,54 @@ fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Offers `start`, then each `factor` times the rate before, up to `max_rate`, until a rate does
+/// not hold (p99 over the SLO, errors, or the served rate falling behind).
+async fn climb(target: &Target, start: f64, factor: f64, max_rate: f64, slo_p99_ms: f64) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    let mut rate = start;
+    while rate <= max_rate {
+        let mut result = load::run(&target.spec(rate)).await?;
+        print(&result);
+        let mut reason = judge(&result, rate, slo_p99_ms);
+        if let Some(first) = reason.take() {
+            // A machine shared with other work stalls now and then; a rate fails only when it
+            // fails twice in a row. Both attempts are reported.
+            eprintln!("  did not hold ({first}); trying this rate once more");
+            steps.push(Step { rate, held: false, reason: Some(format!("{first}; tried again")), result });
+            result = load::run(&target.spec(rate)).await?;
+            print(&result);
+            reason = judge(&result, rate, slo_p99_ms);
+        }
+        let held = reason.is_none();
+        steps.push(Step { rate, held, reason, result });
+        if !held {
+            break;
+        }
+        rate *= factor;
+    }
+    Ok(steps)
+}
+
+/// One more run at half the maximum sustainable throughput: the route's latency under
+/// comfortable load.
+async fn half_load(target: &Target, max_sustainable: f64) -> Result<RunResult, String> {
+    eprintln!("half of the maximum sustainable throughput:");
+    let result = load::run(&target.spec(max_sustainable / 2.0)).await?;
+    print(&result);
+    Ok(result)
+}
+
+/// The `step` results named on the command line.
+fn read_step_reports(inputs: &[PathBuf]) -> Result<Vec<StepReport>, String> {
+    inputs
+        .iter()
+        .map(|input| {
+            let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+            serde_json::from_str::<StepReport>(&text).map_err(|e| format!("{} is not a step result: {e}", input.display()))
+        })
+        .collect()
+}
+
 async fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Run { target, rate, json } => {
@@ -228,36 +276,10 @@ async fn execute(command: Command) -> Result<(), String> {
         }
         Command::Step { target, label, start, factor, max_rate, slo_p99_ms, json } => {
             let rss_idle_mib = procs::rss_mib(&target.watch);
-            let mut steps = Vec::new();
-            let mut rate = start;
-            while rate <= max_rate {
-                let mut result = load::run(&target.spec(rate)).await?;
-                print(&result);
-                let mut reason = judge(&result, rate, slo_p99_ms);
-                if let Some(first) = reason.take() {
-                    // A machine shared with other work stalls now and then; a rate fails only
-                    // when it fails twice in a row. Both attempts are reported.
-                    eprintln!("  did not hold ({first}); trying this rate once more");
-                    steps.push(Step { rate, held: false, reason: Some(format!("{first}; tried again")), result });
-                    result = load::run(&target.spec(rate)).await?;
-                    print(&result);
-                    reason = judge(&result, rate, slo_p99_ms);
-                }
-                let held = reason.is_none();
-                steps.push(Step { rate, held, reason, result });
-                if !held {
-                    break;
-                }
-                rate *= factor;
-            }
+            let steps = climb(&target, start, factor, max_rate, slo_p99_ms).await?;
             let max_sustainable = steps.iter().filter(|s| s.held).map(|s| s.result.total.throughput_per_sec).reduce(f64::max);
             let half_load = match max_sustainable {
-                Some(max) => {
-                    eprintln!("half of the maximum sustainable throughput:");
-                    let result = load::run(&target.spec(max / 2.0)).await?;
-                    print(&result);
-                    Some(result)
-                }
+                Some(max) => Some(half_load(&target, max).await?),
                 None => None,
             };
             let report = StepReport {
@@ -279,12 +301,7 @@ async fn execute(command: Command) -> Result<(), String> {
         }
         Command::Seed(args) => seed::seed(args).await?,
         Command::Report { inputs, markdown, svg, json, measured_at, machine, command } => {
-            let mut reports = Vec::new();
-            for input in &inputs {
-                let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-                reports
-                    .push(serde_json::from_str::<StepReport>(&text).map_err(|e| format!("{} is not a step result: {e}", input.display()))?);
-            }
+            let reports = read_step_reports(&inputs)?;
             write(&markdown, &report::markdown(&reports))?;
             write(&svg, &report::svg(&reports))?;
             if let Some(path) = json {

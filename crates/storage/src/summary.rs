@@ -110,67 +110,11 @@ pub(crate) async fn create_scratch_table(connection: &mut MySqlConnection) -> Re
 /// Adds `range` to `enrollments`, `course_term_stats` and `route_stats` (the terms projection).
 /// `tx` is a transaction on a connection that holds the scratch table.
 pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<TermsFolded, sqlx::Error> {
-    // Students new to a term: not in `enrollments` yet (unique index lookups). Nothing else
-    // writes `enrollments` while this fold holds the terms watermark. The scratch table is the
-    // connection's own and emptied inside this transaction, so a fold rolled back leaves nothing.
-    sqlx::query("DELETE FROM fold_new_enrollments").execute(&mut *tx).await?;
-    let find_new = format!(
-        "INSERT INTO fold_new_enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet \
-         FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
-         WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet)"
-    );
-    let found = sqlx::query(&find_new).bind(ALL_YEARS).bind(range.first).bind(range.last).execute(&mut *tx).await?;
-    let new_students: Vec<(String, String, u16, u64)> = if found.rows_affected() == 0 {
-        Vec::new()
-    } else {
-        sqlx::query("INSERT INTO enrollments (curso, semestre, year, carnet) SELECT curso, semestre, year, carnet FROM fold_new_enrollments ORDER BY curso, semestre, year, carnet")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query_as(
-            "SELECT curso, semestre, CAST(year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) FROM fold_new_enrollments GROUP BY curso, semestre, year",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-    };
-    let new_students: Vec<(Term, u64)> =
-        new_students.into_iter().map(|(curso, semestre, year, count)| ((curso, semestre, year), count)).collect();
-
-    let pass_fail: Vec<(String, String, u16, u64, u64)> = sqlx::query_as(
-        "SELECT g.curso, g.semestre, CAST(IF(r.rollup = 0, g.year, ?) AS UNSIGNED) AS y, \
-                CAST(SUM(g.nota >= ?) AS UNSIGNED), CAST(SUM(g.nota < ?) AS UNSIGNED) \
-         FROM grades g CROSS JOIN (SELECT 0 AS rollup UNION ALL SELECT 1) r WHERE g.id BETWEEN ? AND ? \
-         GROUP BY g.curso, g.semestre, y",
-    )
-    .bind(ALL_YEARS)
-    .bind(PASSING_NOTA)
-    .bind(PASSING_NOTA)
-    .bind(range.first)
-    .bind(range.last)
-    .fetch_all(&mut *tx)
-    .await?;
-    let pass_fail: Vec<(Term, u64, u64)> =
-        pass_fail.into_iter().map(|(curso, semestre, year, passed, failed)| ((curso, semestre, year), passed, failed)).collect();
+    let new_students = new_enrollments(tx, range).await?;
+    let pass_fail = pass_fail_by_term(tx, range).await?;
     let rows = course_term_rows(pass_fail, &new_students);
     let touched: Vec<Term> = rows.keys().filter(|(_, _, year)| *year != ALL_YEARS).cloned().collect();
-    // The new values come from a derived table `n` rather than `VALUES(column)`: MySQL deprecates
-    // that function (8.0.20) and MariaDB lacks MySQL's row alias, while both accept this.
-    let mut upsert =
-        QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) SELECT * FROM (");
-    for (index, ((curso, semestre, year), counts)) in rows.iter().enumerate() {
-        // The first row names the derived table's columns.
-        let names: [&str; 6] =
-            if index == 0 { [" AS curso", " AS semestre", " AS year", " AS students", " AS passed", " AS failed"] } else { [""; 6] };
-        upsert.push(if index == 0 { "SELECT " } else { " UNION ALL SELECT " });
-        upsert.push_bind(curso).push(names[0]).push(", ").push_bind(semestre).push(names[1]).push(", ");
-        upsert.push_bind(*year).push(names[2]).push(", ").push_bind(counts.students).push(names[3]).push(", ");
-        upsert.push_bind(counts.passed).push(names[4]).push(", ").push_bind(counts.failed).push(names[5]);
-    }
-    upsert.push(
-        ") AS n ON DUPLICATE KEY UPDATE students = course_term_stats.students + n.students, \
-         passed = course_term_stats.passed + n.passed, failed = course_term_stats.failed + n.failed",
-    );
-    upsert.build().persistent(false).execute(&mut *tx).await?;
-
+    upsert_course_terms(tx, &rows).await?;
     sqlx::query(
         "INSERT INTO route_stats (route, grades) SELECT * FROM \
            (SELECT route, COUNT(*) AS grades FROM grades WHERE id BETWEEN ? AND ? GROUP BY route) AS n \
@@ -191,6 +135,73 @@ pub async fn fold_terms(tx: &mut MySqlConnection, range: IdRange) -> Result<Term
     let route_count = read_route_counts(tx).await?;
     let students = read_student_counts(tx, &touched).await?;
     Ok(TermsFolded { newest: into_grades(newest)?, route_count, students })
+}
+
+/// The range's students new to a term, recorded in `enrollments`, counted per term.
+async fn new_enrollments(tx: &mut MySqlConnection, range: IdRange) -> Result<Vec<(Term, u64)>, sqlx::Error> {
+    // Students new to a term: not in `enrollments` yet (unique index lookups). Nothing else
+    // writes `enrollments` while this fold holds the terms watermark. The scratch table is the
+    // connection's own and emptied inside this transaction, so a fold rolled back leaves nothing.
+    sqlx::query("DELETE FROM fold_new_enrollments").execute(&mut *tx).await?;
+    let find_new = format!(
+        "INSERT INTO fold_new_enrollments (curso, semestre, year, carnet) SELECT n.curso, n.semestre, n.year, n.carnet \
+         FROM ({RANGE_ENROLLMENTS}) n WHERE NOT EXISTS (SELECT 1 FROM enrollments e \
+         WHERE e.curso = n.curso AND e.semestre = n.semestre AND e.year = n.year AND e.carnet = n.carnet)"
+    );
+    let found = sqlx::query(&find_new).bind(ALL_YEARS).bind(range.first).bind(range.last).execute(&mut *tx).await?;
+    if found.rows_affected() == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query("INSERT INTO enrollments (curso, semestre, year, carnet) SELECT curso, semestre, year, carnet FROM fold_new_enrollments ORDER BY curso, semestre, year, carnet")
+        .execute(&mut *tx)
+        .await?;
+    let counts: Vec<(String, String, u16, u64)> = sqlx::query_as(
+        "SELECT curso, semestre, CAST(year AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) FROM fold_new_enrollments GROUP BY curso, semestre, year",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(counts.into_iter().map(|(curso, semestre, year, count)| ((curso, semestre, year), count)).collect())
+}
+
+/// The range's passed and failed grades per term, and per course and semester over all years.
+async fn pass_fail_by_term(tx: &mut MySqlConnection, range: IdRange) -> Result<Vec<(Term, u64, u64)>, sqlx::Error> {
+    let pass_fail: Vec<(String, String, u16, u64, u64)> = sqlx::query_as(
+        "SELECT g.curso, g.semestre, CAST(IF(r.rollup = 0, g.year, ?) AS UNSIGNED) AS y, \
+                CAST(SUM(g.nota >= ?) AS UNSIGNED), CAST(SUM(g.nota < ?) AS UNSIGNED) \
+         FROM grades g CROSS JOIN (SELECT 0 AS rollup UNION ALL SELECT 1) r WHERE g.id BETWEEN ? AND ? \
+         GROUP BY g.curso, g.semestre, y",
+    )
+    .bind(ALL_YEARS)
+    .bind(PASSING_NOTA)
+    .bind(PASSING_NOTA)
+    .bind(range.first)
+    .bind(range.last)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(pass_fail.into_iter().map(|(curso, semestre, year, passed, failed)| ((curso, semestre, year), passed, failed)).collect())
+}
+
+/// Adds `rows` to `course_term_stats` in one statement.
+async fn upsert_course_terms(tx: &mut MySqlConnection, rows: &BTreeMap<Term, TermCounts>) -> Result<(), sqlx::Error> {
+    // The new values come from a derived table `n` rather than `VALUES(column)`: MySQL deprecates
+    // that function (8.0.20) and MariaDB lacks MySQL's row alias, while both accept this.
+    let mut upsert =
+        QueryBuilder::<MySql>::new("INSERT INTO course_term_stats (curso, semestre, year, students, passed, failed) SELECT * FROM (");
+    for (index, ((curso, semestre, year), counts)) in rows.iter().enumerate() {
+        // The first row names the derived table's columns.
+        let names: [&str; 6] =
+            if index == 0 { [" AS curso", " AS semestre", " AS year", " AS students", " AS passed", " AS failed"] } else { [""; 6] };
+        upsert.push(if index == 0 { "SELECT " } else { " UNION ALL SELECT " });
+        upsert.push_bind(curso).push(names[0]).push(", ").push_bind(semestre).push(names[1]).push(", ");
+        upsert.push_bind(*year).push(names[2]).push(", ").push_bind(counts.students).push(names[3]).push(", ");
+        upsert.push_bind(counts.passed).push(names[4]).push(", ").push_bind(counts.failed).push(names[5]);
+    }
+    upsert.push(
+        ") AS n ON DUPLICATE KEY UPDATE students = course_term_stats.students + n.students, \
+         passed = course_term_stats.passed + n.passed, failed = course_term_stats.failed + n.failed",
+    );
+    upsert.build().persistent(false).execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// Adds `range` to `student_stats` (the students projection): one row change per student and

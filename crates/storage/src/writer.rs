@@ -398,6 +398,33 @@ enum Failure {
     AtCommit(sqlx::Error),
 }
 
+/// Runs a batch's statements (one round trip); answers the id the sequence row handed out, which
+/// is one past the batch's last id.
+async fn execute_batch(connection: &mut MySqlConnection, sql: &str) -> Result<Option<u64>, Failure> {
+    let mut results = sqlx::raw_sql(sql).execute_many(&mut *connection);
+    let mut answered = 0;
+    let mut next_id = None;
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(done) => {
+                if answered == SEQUENCE_STATEMENT {
+                    next_id = (done.rows_affected() == 1).then(|| done.last_insert_id());
+                }
+                answered += 1;
+            }
+            // MySQL stops at the first failing statement: COMMIT never ran.
+            Err(error @ sqlx::Error::Database(_)) => {
+                let raced = answered == KEYS_STATEMENT
+                    && matches!(&error, sqlx::Error::Database(db) if mysql_code(db.as_ref()) == Some(DUPLICATE_KEY));
+                return Err(if raced { Failure::KeyRace(error) } else { Failure::BeforeCommit(error) });
+            }
+            // The connection failed with the statements sent: they may all have run.
+            Err(error) => return Err(Failure::AtCommit(error)),
+        }
+    }
+    Ok(next_id)
+}
+
 /// One batch: its outcomes in order, and the highest id it committed.
 async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Result<(Outcomes, Option<u64>), Failure> {
     let keyed: Vec<Option<(&str, u64)>> =
@@ -417,29 +444,7 @@ async fn commit_batch(connection: &mut MySqlConnection, batch: &[Pending]) -> Re
             .filter(|((_, plan), _)| matches!(plan, Plan::Insert))
             .map(|((pending, _), key)| BatchRow { grade: &pending.request.grade, route: pending.request.route, key: *key })
             .collect();
-        let sql = batch_sql(&rows);
-        let mut results = sqlx::raw_sql(&sql).execute_many(&mut *connection);
-        let mut answered = 0;
-        let mut next_id = None;
-        while let Some(result) = results.next().await {
-            match result {
-                Ok(done) => {
-                    if answered == SEQUENCE_STATEMENT {
-                        next_id = (done.rows_affected() == 1).then(|| done.last_insert_id());
-                    }
-                    answered += 1;
-                }
-                // MySQL stops at the first failing statement: COMMIT never ran.
-                Err(error @ sqlx::Error::Database(_)) => {
-                    let raced = answered == KEYS_STATEMENT
-                        && matches!(&error, sqlx::Error::Database(db) if mysql_code(db.as_ref()) == Some(DUPLICATE_KEY));
-                    return Err(if raced { Failure::KeyRace(error) } else { Failure::BeforeCommit(error) });
-                }
-                // The connection failed with the statements sent: they may all have run.
-                Err(error) => return Err(Failure::AtCommit(error)),
-            }
-        }
-        drop(results);
+        let next_id = execute_batch(connection, &batch_sql(&rows)).await?;
         // Without its sequence row every id would have been out of range and failed above.
         first_id = next_id.ok_or(Failure::BeforeCommit(sqlx::Error::RowNotFound))? - count;
     }
