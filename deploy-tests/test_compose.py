@@ -146,7 +146,7 @@ def test_startup_order(services):
 
 def test_healthchecks(services):
     for name, svc in services.items():
-        if name in ("migrate", "db-users", "loadgen"):
+        if name in ("migrate", "db-users", "db-grants", "loadgen"):
             continue  # one-shot
         assert "healthcheck" in svc, name
     for name, port in GRADES_SERVICES.items():
@@ -239,6 +239,12 @@ def test_each_service_connects_as_its_own_mysql_user(services, raw_compose):
     users = services["db-users"]
     assert "./scripts/sql/users.sql:/grades/users.sql:ro" in users["volumes"]
     assert services["migrate"]["depends_on"]["db-users"]["condition"] == "service_completed_successfully"
+    # users.sql again once the tables exist: the app user's DELETE on idempotency_keys.
+    grants = services["db-grants"]
+    assert grants["command"] == users["command"] and grants["volumes"] == users["volumes"]
+    assert grants["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("grpc-server", "rest-api"):
+        assert services[name]["depends_on"]["db-grants"]["condition"] == "service_completed_successfully", name
     for name in ("grpc-server", "grpc-client", "rest-api"):
         # passed through from the environment (.env), unset by default
         assert raw_compose["services"][name]["environment"]["INGEST_TOKEN"] == "${INGEST_TOKEN:-}", name

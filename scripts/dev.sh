@@ -50,6 +50,7 @@ trap 'services_stop 5' EXIT
 
 # One MySQL user per kind of access (docs/security.md), created with MYSQL_URL's account when it
 # may (root by default): the migrator migrates, the routes write rows only, realtime only reads.
+admin_url=$MYSQL_URL
 if [[ ${DEV_DB_USERS:-true} == true ]] &&
     mapfile -t db_urls < <(ADMIN_MYSQL_URL=${MYSQL_URL%/*} GRADES_DATABASE=${MYSQL_URL##*/} scripts/db-users.sh 2>/dev/null) &&
     [[ ${#db_urls[@]} == 3 ]]; then
@@ -64,6 +65,11 @@ fi
 
 # rest-api migrates first (creating the database if needed); the others wait for it.
 MYSQL_URL=$migration_url "$bin/rest-api" migrate
+# Again after migrating: the app user's DELETE on idempotency_keys needs the table to exist.
+if [[ -n ${REALTIME_MYSQL_URL:-} ]]; then
+    ADMIN_MYSQL_URL=${admin_url%/*} GRADES_DATABASE=${admin_url##*/} scripts/db-users.sh >/dev/null 2>&1 ||
+        echo "MySQL users: could not grant the app user DELETE on idempotency_keys; expired keys stay" >&2
+fi
 for service in "${GRADES_SERVICES[@]}"; do
     if [[ $service == realtime && -n ${REALTIME_MYSQL_URL:-} ]]; then
         service_launch "$bin" - "$service" MYSQL_URL="$REALTIME_MYSQL_URL"

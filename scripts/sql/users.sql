@@ -2,7 +2,9 @@
 --
 --   migrator  every privilege on the grades database: the migrations' DDL (`rest-api migrate`)
 --   app       rest-api and grpc-server: read, insert and update rows, and the projector's
---             per-connection scratch table (CREATE TEMPORARY TABLES); no DDL, no DELETE
+--             per-connection scratch table (CREATE TEMPORARY TABLES); no DDL; DELETE only on
+--             idempotency_keys (the expired-key sweeper), granted once that table exists: run
+--             the script again after the migrations (compose's db-grants, `just dev` do)
 --   reader    realtime: SELECT only
 --
 -- Settings are session variables, all optional (defaults below); scripts/db-users.sh sets them
@@ -42,4 +44,9 @@ SET @statement = CONCAT('ALTER USER ', @users); PREPARE grades_users FROM @state
 SET @statement = CONCAT('GRANT ALL PRIVILEGES ON ', @grades_db, '.* TO ', @migrator); PREPARE grades_users FROM @statement; EXECUTE grades_users;
 SET @statement = CONCAT('GRANT SELECT, INSERT, UPDATE, CREATE TEMPORARY TABLES ON ', @grades_db, '.* TO ', @app); PREPARE grades_users FROM @statement; EXECUTE grades_users;
 SET @statement = CONCAT('GRANT SELECT ON ', @grades_db, '.* TO ', @reader); PREPARE grades_users FROM @statement; EXECUTE grades_users;
+-- A table grant needs the table: before the first migration this is a no-op (DO 0).
+SET @statement = IF((SELECT COUNT(*) FROM information_schema.tables
+                     WHERE table_schema = @grades_database AND table_name = 'idempotency_keys') > 0,
+                    CONCAT('GRANT DELETE ON ', @grades_db, '.`idempotency_keys` TO ', @app), 'DO 0');
+PREPARE grades_users FROM @statement; EXECUTE grades_users;
 DEALLOCATE PREPARE grades_users;
