@@ -46,22 +46,4 @@ impl IngestError {
     pub fn internal(cause: impl ToString) -> Self {
         Self::Internal { cause: cause.to_string() }
     }
-
-    /// One of each variant, with made-up data: what the transports' contract tests run through.
-    pub fn examples() -> Vec<Self> {
-        let mut fields = ValidationErrors::default();
-        fields.push("nota", "must be an integer from 0 to 100");
-        fields.push("curso", "\"XX9\" is not a course of the catalog");
-        let conflict = IdempotencyKey::parse("teacher-7:grade-42").map(Self::IdempotencyConflict);
-        [Ok(Self::Validation(fields))]
-            .into_iter()
-            .chain([conflict])
-            .flatten()
-            .chain([
-                Self::unavailable("pool timed out while waiting for an open connection"),
-                Self::internal("Table 'grades.grades' doesn't exist"),
-                Self::ShuttingDown,
-            ])
-            .collect()
-    }
 }
