@@ -9,9 +9,13 @@
 #     the last retention window: about 4.3 M at 100 M grades, 1 M at 10 M);
 #   - the same load with the Redis live state deleted 10 s in: seconds until it is back, errors;
 #     afterwards the live total must equal COUNT(*) of `grades`;
-#   - every dashboard endpoint: p50/p99 over SCALE_REQUESTS (200) requests each (big database).
-# Writes its section of BENCHMARKS.md (results in target/scale/).
+#   - every dashboard endpoint (big database): p50/p99 over SCALE_REQUESTS (200) requests each,
+#     one at a time, then read by SCALE_READERS (16,64) connections at once for SCALE_READ_SECONDS
+#     (8) each, closed loop (oha).
+# Writes its section of BENCHMARKS.md, one per server kind (MariaDB, MySQL), with the server's
+# version and buffer pool (results in target/scale/).
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
+#   BENCH_BIN: binaries already built (as in protocol.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/benchmark.sh
@@ -21,6 +25,8 @@ empty=grades_scale_empty
 rate=${SCALE_RATE:-500}
 seconds=${SCALE_SECONDS:-30}
 requests=${SCALE_REQUESTS:-200}
+readers=${SCALE_READERS:-16,64}
+read_seconds=${SCALE_READ_SECONDS:-8}
 key_share=${SCALE_KEY_SHARE:-0.1}
 server=${MYSQL_SERVER_URL:-mysql://root@127.0.0.1:3306}
 sql_server "$server"
@@ -28,7 +34,13 @@ held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
     { echo "no grades in $big: fill it first (MYSQL_URL=$server/$big just seed 10000000)" >&2; exit 1; }
 
 # Each database gets its own prefix below (scale-DB:), and the services its MYSQL_URL.
-benchmark_start scale "$big" scale: 8200
+benchmark_start scale "$big" scale: 8200 "${BENCH_BIN:-}"
+command -v oha >/dev/null || cargo install --locked oha
+version=$(sql_value "$big" "SELECT @@version")
+pool_bytes=$(sql_value "$big" "SELECT @@innodb_buffer_pool_size")
+# The server's process, watched for CPU and memory (a container's runs on this host too).
+server_process=mysqld
+[[ $version == *MariaDB* ]] && server_process=mariadbd
 rest=$(service_url rest-api)
 realtime=$(service_url realtime)
 # The live state's hash under a prefix, as crates/live/src/keys.rs names it (docs/CONTRACTS.md,
@@ -62,13 +74,13 @@ caught_up() { # seconds until both projections have folded everything and the li
 
 ingest() { # label
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 5 --connections 32 \
-        --idempotency-ratio "$key_share" --watch rest-api,realtime,mariadbd,redis-server --json "$out/ingest-$1.json" >/dev/null
+        --idempotency-ratio "$key_share" --watch rest-api,realtime,$server_process,redis-server --json "$out/ingest-$1.json" >/dev/null
     echo "$1: $(python3 scripts/bench_report.py summary "$out/ingest-$1.json")"
 }
 
 flushed() { # label prefix db: the live state deleted under load
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 0 --connections 32 \
-        --idempotency-ratio "$key_share" --watch rest-api,realtime,mariadbd,redis-server --json "$out/flush-$1.json" >/dev/null &
+        --idempotency-ratio "$key_share" --watch rest-api,realtime,$server_process,redis-server --json "$out/flush-$1.json" >/dev/null &
     local load=$! deleted back="" i total count
     sleep 10
     redis-cli -u "$redis" DEL "$(live_key "$2")" >/dev/null
@@ -95,13 +107,14 @@ for db in "$empty" "$big"; do
     flushed "$db" "$prefix" "$db"
     if [[ $db == "$big" ]]; then
         latest=$(sql_value "$db" "SELECT MAX(id) FROM grades")
-        python3 scripts/scale_endpoints.py "$realtime" "$requests" "$latest" | tee "$out/endpoints.jsonl"
+        python3 scripts/scale_endpoints.py "$realtime" "$requests" "$latest" "$readers" "$read_seconds" | tee "$out/endpoints.jsonl"
     fi
     services_stop 10
     redis_forget "$redis" "$prefix"
 done
 sql -e "DROP DATABASE IF EXISTS $empty"
 keys=$(sql_value "$big" "SELECT COUNT(*) FROM idempotency_keys")
-echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"idempotency_keys\": $keys, \"key_share\": $key_share, \"rate\": $rate, \"requests\": $requests}" >"$out/meta.json"
+disk=$(sql_value "$big" "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = DATABASE()")
+echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"idempotency_keys\": $keys, \"key_share\": $key_share, \"rate\": $rate, \"requests\": $requests, \"read_seconds\": $read_seconds, \"server_version\": \"$version\", \"buffer_pool_bytes\": $pool_bytes, \"disk_bytes\": $disk}" >"$out/meta.json"
 python3 scripts/bench_report.py scale "$out" BENCHMARKS.md
 echo "wrote BENCHMARKS.md (results in $out/)"

@@ -105,3 +105,79 @@ class Splice(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ScaleSection(unittest.TestCase):
+    """`just scale`'s section: named after the big database's server, with the ingest ratio and the
+    slowest endpoint under each reader count against the 50 ms objective."""
+
+    def folder(self, version):
+        folder = pathlib.Path(tempfile.mkdtemp())
+
+        def load(p99):
+            return {
+                "total": {"throughput_per_sec": 505.0, "p50_ms": 3.0, "p99_ms": p99, "errors": {"timeout": 0}},
+                "processes": {"rest-api": {"rss_peak_mib": 30.0}},
+            }
+
+        meta = {
+            "big": "grades_big",
+            "empty": "grades_empty",
+            "grades": 100_000_000,
+            "idempotency_keys": 4_300_000,
+            "key_share": 0.1,
+            "rate": 500,
+            "requests": 200,
+            "read_seconds": 8,
+            "server_version": version,
+            "buffer_pool_bytes": 12 * 2**30,
+            "disk_bytes": 21 * 2**30,
+        }
+        (folder / "meta.json").write_text(json.dumps(meta))
+        for db, p99 in (("grades_big", 15.0), ("grades_empty", 10.0)):
+            (folder / f"ingest-{db}.json").write_text(json.dumps(load(p99)))
+            (folder / f"flush-{db}.json").write_text(json.dumps(load(p99)))
+        (folder / "flush.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "db": db,
+                        "load": str(folder / f"flush-{db}.json"),
+                        "live_back_seconds": 0.07,
+                        "live_total": 9,
+                        "grades": 9,
+                    }
+                )
+                + "\n"
+                for db in ("grades_big", "grades_empty")
+            )
+        )
+        endpoints = []
+        for readers, p99s in ((1, (1.0, 2.0)), (16, (12.0, 40.0)), (64, (30.0, 120.0))):
+            for path, p99 in zip(("/api/live", "/api/grades?semestre=2S"), p99s, strict=True):
+                endpoints.append(
+                    {
+                        "path": path,
+                        "readers": readers,
+                        "status": 200,
+                        "p50_ms": p99 / 2,
+                        "p99_ms": p99,
+                        "max_ms": p99,
+                        "per_second": 900.0,
+                    }
+                )
+        (folder / "endpoints.jsonl").write_text("".join(json.dumps(e) + "\n" for e in endpoints))
+        return folder
+
+    def test_named_after_the_server_with_ratios_first(self):
+        name, text = bench_report.scale_section(self.folder("9.7.4"))
+        self.assertEqual(name, "scale-mysql")
+        self.assertIn("on 9.7.4 with a 12 GiB buffer pool", text)
+        self.assertIn("| **1.50** | ≤ 2 |", text)
+        self.assertIn("under 16 readers / 50 ms (`/api/grades?semestre=2S`, 40.0 ms) | **0.80** | ≤ 1 |", text)
+        self.assertIn("under 64 readers / 50 ms (`/api/grades?semestre=2S`, 120.0 ms) | **2.40** |", text)
+        self.assertLess(text.index("### Ratios"), text.index("### Ingest"))
+        self.assertIn(
+            "| `/api/grades?semestre=2S` | 200 | 1.0 | 2.0 | 20.0 | **40.0** | 900 | 60.0 | **120.0** | 900 |", text
+        )
+        self.assertEqual(bench_report.scale_section(self.folder("10.11.19-MariaDB"))[0], "scale-mariadb")

@@ -31,7 +31,7 @@ pub enum IngestError {
 
 impl IngestError {
     /// A validation failure of one field.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
         let mut errors = ValidationErrors::default();
         errors.push(field, message);
         Self::Validation(errors)

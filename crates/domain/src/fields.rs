@@ -1,6 +1,86 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
+use serde_json::Number;
+
+/// What is wrong with one field's value: data, not a sentence. Its `Display` is the sentence a
+/// client reads after the field's name (in problem+json's `errors`), written here once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidValue {
+    /// Zero where a positive integer belongs.
+    #[error("must be a positive integer")]
+    NotPositive,
+    /// More digits than the field holds.
+    #[error("must have at most {digits} digits (got {got})")]
+    TooManyDigits {
+        /// Most digits allowed.
+        digits: u32,
+        /// The value sent.
+        got: u64,
+    },
+    /// A number outside the field's range.
+    #[error("must be between {min} and {max} (got {got})")]
+    OutOfRange {
+        /// Smallest value allowed.
+        min: u64,
+        /// Largest value allowed.
+        max: u64,
+        /// The value sent.
+        got: u64,
+    },
+    /// Nothing but spaces.
+    #[error("must not be blank")]
+    Blank,
+    /// More characters than the field holds.
+    #[error("must be at most {max} characters (got {got})")]
+    TooLong {
+        /// Most characters allowed.
+        max: usize,
+        /// Characters sent.
+        got: usize,
+    },
+    /// A control character in text.
+    #[error("must not contain control characters")]
+    ControlCharacter,
+    /// Not the shape of a course code.
+    #[error("must be a course code of at most {max} letters and digits, like SO1")]
+    NotACourseCode {
+        /// Longest code, in characters.
+        max: usize,
+    },
+    /// A course code the catalog does not hold.
+    #[error("unknown course {code}; known courses: {known}")]
+    UnknownCourse {
+        /// The code sent.
+        code: CourseCode,
+        /// The catalog's codes, comma separated.
+        known: String,
+    },
+    /// Neither `1S` nor `2S`.
+    #[error("must be 1S or 2S (got {0:?})")]
+    NotASemester(String),
+    /// An Idempotency-Key header that is empty, too long or not visible ASCII.
+    #[error("Idempotency-Key must be 1 to {max} visible ASCII characters (no spaces)")]
+    NotAnIdempotencyKey {
+        /// Longest key, in bytes.
+        max: usize,
+    },
+    /// A JSON number that is negative or has a fraction.
+    #[error("must be a non-negative integer (got {0})")]
+    NotANaturalNumber(Number),
+    /// A string of digits too large for any integer.
+    #[error("must be a non-negative integer (got {0:?})")]
+    DigitsOverflow(String),
+    /// A string that is not just digits (`" 90 "`, `"+90"`).
+    #[error("must be a non-negative integer, digits only (got {0:?})")]
+    NotDigits(String),
+    /// A JSON value of another kind where an integer belongs.
+    #[error("must be an integer (got {0})")]
+    NotAnInteger(&'static str),
+    /// A JSON value of another kind where a string belongs.
+    #[error("must be a string (got {0})")]
+    NotAString(&'static str),
+}
 
 /// The university's passing mark: a grade of 61 or more passes.
 pub const PASSING_NOTA: u8 = 61;
@@ -15,10 +95,10 @@ impl Carnet {
     pub const MAX: u64 = 999_999_999_999;
 
     /// A carnet, or what is wrong with the value.
-    pub fn new(value: u64) -> Result<Self, String> {
+    pub fn new(value: u64) -> Result<Self, InvalidValue> {
         match value {
-            0 => Err("must be a positive integer".into()),
-            v if v > Self::MAX => Err(format!("must have at most 12 digits (got {v})")),
+            0 => Err(InvalidValue::NotPositive),
+            v if v > Self::MAX => Err(InvalidValue::TooManyDigits { digits: 12, got: v }),
             v => Ok(Self(v)),
         }
     }
@@ -40,17 +120,17 @@ impl StudentName {
     pub const MAX_CHARS: usize = 100;
 
     /// A name, trimmed, or what is wrong with it.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let trimmed = raw.trim_matches([' ', '\t']);
         let chars = trimmed.chars().count();
         if chars == 0 {
-            return Err("must not be blank".into());
+            return Err(InvalidValue::Blank);
         }
         if chars > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters (got {chars})", Self::MAX_CHARS));
+            return Err(InvalidValue::TooLong { max: Self::MAX_CHARS, got: chars });
         }
         if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
+            return Err(InvalidValue::ControlCharacter);
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -72,13 +152,13 @@ impl CourseCode {
     pub const MAX_CHARS: usize = 10;
 
     /// A code, upper-cased, or what is wrong with it.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
-            return Err("must not be blank".into());
+            return Err(InvalidValue::Blank);
         }
         if code.len() > Self::MAX_CHARS || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!("must be a course code of at most {} letters and digits, like SO1", Self::MAX_CHARS));
+            return Err(InvalidValue::NotACourseCode { max: Self::MAX_CHARS });
         }
         Ok(Self(code))
     }
@@ -102,8 +182,8 @@ pub struct Nota(u8);
 
 impl Nota {
     /// A grade, or what is wrong with the value.
-    pub fn new(value: u64) -> Result<Self, String> {
-        u8::try_from(value).ok().filter(|v| *v <= 100).map(Self).ok_or_else(|| format!("must be between 0 and 100 (got {value})"))
+    pub fn new(value: u64) -> Result<Self, InvalidValue> {
+        u8::try_from(value).ok().filter(|v| *v <= 100).map(Self).ok_or(InvalidValue::OutOfRange { min: 0, max: 100, got: value })
     }
 
     /// The grade.
@@ -128,11 +208,11 @@ pub enum Semester {
 
 impl Semester {
     /// `1S` or `2S` (case-insensitive, surrounding spaces ignored), or what is wrong.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         match raw.trim().to_ascii_uppercase().as_str() {
             "1S" => Ok(Self::First),
             "2S" => Ok(Self::Second),
-            other => Err(format!("must be 1S or 2S (got {other:?})")),
+            other => Err(InvalidValue::NotASemester(other.to_owned())),
         }
     }
 
@@ -169,12 +249,12 @@ impl Year {
     pub const MAX: u16 = 2100;
 
     /// A year, or what is wrong with the value.
-    pub fn new(value: u64) -> Result<Self, String> {
-        u16::try_from(value)
-            .ok()
-            .filter(|v| (Self::MIN..=Self::MAX).contains(v))
-            .map(Self)
-            .ok_or_else(|| format!("must be between {} and {} (got {value})", Self::MIN, Self::MAX))
+    pub fn new(value: u64) -> Result<Self, InvalidValue> {
+        u16::try_from(value).ok().filter(|v| (Self::MIN..=Self::MAX).contains(v)).map(Self).ok_or(InvalidValue::OutOfRange {
+            min: Self::MIN.into(),
+            max: Self::MAX.into(),
+            got: value,
+        })
     }
 
     /// The year.
@@ -192,9 +272,9 @@ impl IdempotencyKey {
     pub const MAX_LEN: usize = 128;
 
     /// A key, or what is wrong with it.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!("Idempotency-Key must be 1 to {} visible ASCII characters (no spaces)", Self::MAX_LEN));
+            return Err(InvalidValue::NotAnIdempotencyKey { max: Self::MAX_LEN });
         }
         Ok(Self(raw.to_owned()))
     }

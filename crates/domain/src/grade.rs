@@ -3,7 +3,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Carnet, Catalog, CourseCode, Nota, Semester, StudentName, Year};
+use crate::{Carnet, Catalog, CourseCode, InvalidValue, Nota, Semester, StudentName, Year};
 
 /// Which ingestion route stored a grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -60,8 +60,8 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
     /// Adds one broken rule.
-    pub fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+    pub fn push(&mut self, field: &str, message: impl fmt::Display) {
+        self.0.push(FieldError { field: field.to_owned(), message: message.to_string() });
     }
 
     /// True when no rule was broken.
@@ -171,7 +171,7 @@ impl NewGrade {
     }
 }
 
-fn checked<T>(errors: &mut ValidationErrors, name: &str, result: Result<T, String>) -> Option<T> {
+fn checked<T>(errors: &mut ValidationErrors, name: &str, result: Result<T, InvalidValue>) -> Option<T> {
     result.map_err(|message| errors.push(name, message)).ok()
 }
 
@@ -179,7 +179,7 @@ fn field<T>(
     object: &Map<String, Value>,
     name: &str,
     errors: &mut ValidationErrors,
-    parse: impl FnOnce(&Value) -> Result<T, String>,
+    parse: impl FnOnce(&Value) -> Result<T, InvalidValue>,
 ) -> Option<T> {
     match object.get(name) {
         None | Some(Value::Null) => {
@@ -192,26 +192,26 @@ fn field<T>(
 
 /// An integer, or a string of just its digits (the original generators send `"nota": "80"`);
 /// a padded `" 90 "` or signed `"+90"` is refused, not guessed at.
-fn integer(value: &Value) -> Result<u64, String> {
+fn integer(value: &Value) -> Result<u64, InvalidValue> {
     match value {
-        Value::Number(n) => n.as_u64().ok_or_else(|| format!("must be a non-negative integer (got {n})")),
+        Value::Number(n) => n.as_u64().ok_or_else(|| InvalidValue::NotANaturalNumber(n.clone())),
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse::<u64>().map_err(|_| format!("must be a non-negative integer (got {s:?})"))
+            s.parse::<u64>().map_err(|_| InvalidValue::DigitsOverflow(s.clone()))
         }
-        Value::String(s) => Err(format!("must be a non-negative integer, digits only (got {s:?})")),
-        other => Err(format!("must be an integer (got {})", json_kind(other))),
+        Value::String(s) => Err(InvalidValue::NotDigits(s.clone())),
+        other => Err(InvalidValue::NotAnInteger(json_kind(other))),
     }
 }
 
-fn text(value: &Value) -> Result<&str, String> {
-    value.as_str().ok_or_else(|| format!("must be a string (got {})", json_kind(value)))
+fn text(value: &Value) -> Result<&str, InvalidValue> {
+    value.as_str().ok_or_else(|| InvalidValue::NotAString(json_kind(value)))
 }
 
-fn known_course(code: CourseCode, catalog: &Catalog) -> Result<CourseCode, String> {
+fn known_course(code: CourseCode, catalog: &Catalog) -> Result<CourseCode, InvalidValue> {
     if catalog.contains(&code) {
         Ok(code)
     } else {
-        Err(format!("unknown course {code}; known courses: {}", catalog.codes()))
+        Err(InvalidValue::UnknownCourse { code, known: catalog.codes() })
     }
 }
 

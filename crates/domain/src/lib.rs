@@ -12,6 +12,6 @@ mod stored;
 
 pub use catalog::{Catalog, Course};
 pub use error::IngestError;
-pub use fields::{Carnet, CourseCode, IdempotencyKey, Nota, Semester, StudentName, Year, PASSING_NOTA};
+pub use fields::{Carnet, CourseCode, IdempotencyKey, InvalidValue, Nota, Semester, StudentName, Year, PASSING_NOTA};
 pub use grade::{FieldError, GradeParts, NewGrade, Route, ValidationErrors};
 pub use stored::StoredGrade;

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use grades_domain::{IdempotencyKey, IngestError, NewGrade, ValidationErrors};
+use grades_domain::{IdempotencyKey, IngestError, InvalidValue, NewGrade, ValidationErrors};
 use grades_kit::{HttpMetrics, Problem};
 use grades_live::latency::LatencyRecorder;
 use serde_json::Value;
@@ -131,9 +131,13 @@ async fn read_object(body: Body) -> Result<serde_json::Map<String, Value>, Probl
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, String> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, InvalidValue> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(value) => value.to_str().map_err(|_| "must be visible ASCII".to_owned()).and_then(IdempotencyKey::parse).map(Some),
+        Some(value) => value
+            .to_str()
+            .map_err(|_| InvalidValue::NotAnIdempotencyKey { max: IdempotencyKey::MAX_LEN })
+            .and_then(IdempotencyKey::parse)
+            .map(Some),
     }
 }

@@ -140,7 +140,7 @@ impl StorageCommand {
             Self::Migrate => migrate(args, &pool).await,
             Self::WaitForSchema { timeout_seconds } => wait_for_schema(args, &pool, Duration::from_secs(timeout_seconds)).await,
             Self::Reconcile => {
-                let synced = grades_storage::live_sync::rebuild_now(&pool, &args.redis.store()?).await?;
+                let synced = grades_storage::live_sync::rebuild_now(&pool, &args.redis.store()?).await.map_err(|e| e.to_string())?;
                 tracing::info!(synced_id = synced, "redis live state rebuilt from the summary tables");
                 Ok(())
             }

@@ -38,8 +38,8 @@ struct FieldError<'a> {
 
 impl ApiError {
     /// `field` broke a rule; `message` follows the field name in the sentence shown.
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidParameter { field, message: message.into() }
+    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+        Self::InvalidParameter { field, message: message.to_string() }
     }
 
     /// `field` is missing.

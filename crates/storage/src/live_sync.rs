@@ -94,15 +94,17 @@ impl SyncState {
             let event = LiveEvent::of(&figures, folded.grades, folded.newest.clone());
             let live = self.live.clone();
             match self.write(live.advance(folded.previous, &figures, &event)).await {
-                Ok(true) => {
+                Some(true) => {
                     self.synced = Some(figures.synced_id);
                     self.metrics.synced_id.set(figures.synced_id as i64);
                     self.recent = figures.recent;
                     return;
                 }
                 // Redis does not hold where this fold started: rebuild below.
-                Ok(false) => tracing::info!(previous = folded.previous, "redis live state is not where the last fold left it; rebuilding"),
-                Err(()) => return,
+                Some(false) => {
+                    tracing::info!(previous = folded.previous, "redis live state is not where the last fold left it; rebuilding")
+                }
+                None => return,
             }
         }
         self.rebuild(Some(folded)).await;
@@ -137,7 +139,7 @@ impl SyncState {
         let grades: Vec<StoredGrade> = snapshot.figures.recent.iter().filter(|g| g.id > announced).cloned().collect();
         let event = LiveEvent::of(&snapshot.figures, snapshot.figures.synced_id.saturating_sub(announced), grades);
         let live = self.live.clone();
-        if self.write(live.replace(&snapshot.figures, &event, snapshot.latest_id)).await.is_ok() {
+        if self.write(live.replace(&snapshot.figures, &event, snapshot.latest_id)).await.is_some() {
             self.metrics.rebuilds.inc();
             self.metrics.synced_id.set(snapshot.figures.synced_id as i64);
             tracing::info!(
@@ -155,17 +157,19 @@ impl SyncState {
         read_snapshot(&mut connection).await
     }
 
-    /// Runs a Redis write with a deadline; any failure leaves the state unknown (rebuilt later).
-    async fn write<T>(&mut self, write: impl std::future::Future<Output = Result<T, LiveError>>) -> Result<T, ()> {
+    /// Runs a Redis write with a deadline: its value, or `None` when it failed. A failure is
+    /// handled here (logged, counted, the state marked unknown and so rebuilt later), so the
+    /// caller only learns that there is nothing to go on with.
+    async fn write<T>(&mut self, write: impl std::future::Future<Output = Result<T, LiveError>>) -> Option<T> {
         match tokio::time::timeout(REDIS_DEADLINE, write).await {
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => Some(value),
             Ok(Err(error)) => {
                 self.failed(&error.to_string());
-                Err(())
+                None
             }
             Err(_) => {
                 self.failed("timed out");
-                Err(())
+                None
             }
         }
     }
@@ -179,13 +183,24 @@ impl SyncState {
     }
 }
 
+/// Why [`rebuild_now`] could not rebuild the live state.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The summaries could not be read.
+    #[error("reading the summaries from MySQL: {0}")]
+    Summaries(#[from] sqlx::Error),
+    /// Redis did not take the new state.
+    #[error("writing the live state to Redis: {0}")]
+    Redis(#[from] LiveError),
+}
+
 /// Rebuilds the live state from the summary tables now (`just reconcile`, and after a bulk
 /// load); returns the watermark it was rebuilt at.
-pub async fn rebuild_now(pool: &MySqlPool, live: &LiveStore) -> Result<u64, String> {
-    let mut connection = pool.acquire().await.map_err(|e| format!("MySQL: {e}"))?;
-    let snapshot = read_snapshot(&mut connection).await.map_err(|e| format!("reading the summaries: {e}"))?;
+pub async fn rebuild_now(pool: &MySqlPool, live: &LiveStore) -> Result<u64, RebuildError> {
+    let mut connection = pool.acquire().await?;
+    let snapshot = read_snapshot(&mut connection).await?;
     let event = LiveEvent::of(&snapshot.figures, 0, Vec::new());
-    live.replace(&snapshot.figures, &event, snapshot.latest_id).await.map_err(|e| format!("writing Redis: {e}"))?;
+    live.replace(&snapshot.figures, &event, snapshot.latest_id).await?;
     Ok(snapshot.figures.synced_id)
 }
 

@@ -67,13 +67,18 @@ impl GradeFilter {
 /// - with a `semestre` but no `year`: one read per year that has grades of that semester (from
 ///   `course_term_stats`), plus the grades the projector has not folded yet (above its
 ///   watermark, read first, so no new year is missed).
+///
+/// The parts read ids only, which their index holds (an InnoDB secondary index carries the
+/// primary key), and only the page's rows are then read from the table: a semester without a
+/// year has one part per year, and reading whole rows for each would cost a page of row lookups
+/// per year, which concurrent readers then queue behind.
 pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, before_id: Option<u64>) -> Result<GradePage, sqlx::Error> {
     // One extra row tells whether an older page exists.
     let wanted = limit + 1;
     // The tail above the watermark is a short primary-key range whatever its filter.
-    let page_of = |query: &mut QueryBuilder<'_, MySql>, filter: &GradeFilter, above: Option<u64>| {
+    let page_of = |query: &mut QueryBuilder<'_, MySql>, columns: &str, filter: &GradeFilter, above: Option<u64>| {
         let index = if above.is_some() { "PRIMARY" } else { filter.index_in_id_order().unwrap_or("PRIMARY") };
-        query.push(format!("SELECT {GRADE_COLUMNS} FROM grades FORCE INDEX ({index}) WHERE 1 = 1"));
+        query.push(format!("SELECT {columns} FROM grades FORCE INDEX ({index}) WHERE 1 = 1"));
         filter.push_conditions(query);
         if let Some(above) = above {
             query.push(" AND id > ").push_bind(above);
@@ -85,7 +90,7 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
     };
     let mut query = QueryBuilder::<MySql>::new("");
     if filter.index_in_id_order().is_some() {
-        page_of(&mut query, filter, None);
+        page_of(&mut query, GRADE_COLUMNS, filter, None);
     } else {
         // Each part with the lowest id it can hold: the tail starts above the watermark.
         let mut parts: Vec<(GradeFilter, Option<u64>)> = Vec::new();
@@ -109,13 +114,24 @@ pub async fn list_grades(pool: &MySqlPool, filter: &GradeFilter, limit: u32, bef
                 parts.push((GradeFilter { year: Some(year), ..filter.clone() }, None));
             }
         }
-        query.push(format!("SELECT {GRADE_COLUMNS} FROM ("));
+        query.push("SELECT id FROM (");
         for (index, (part, above)) in parts.iter().enumerate() {
             query.push(if index == 0 { "(" } else { " UNION (" });
-            page_of(&mut query, part, *above);
+            page_of(&mut query, "id", part, *above);
             query.push(")");
         }
-        query.push(") page ORDER BY id DESC LIMIT ").push_bind(wanted);
+        query.push(") ids ORDER BY id DESC LIMIT ").push_bind(wanted);
+        let ids: Vec<(u64,)> = query.build_query_as().persistent(false).fetch_all(pool).await?;
+        query = QueryBuilder::new(format!("SELECT {GRADE_COLUMNS} FROM grades WHERE id IN ("));
+        let mut listed = query.separated(", ");
+        for (id,) in &ids {
+            listed.push_bind(*id);
+        }
+        // No id (nothing matches) still makes a valid statement that returns nothing.
+        if ids.is_empty() {
+            listed.push("NULL");
+        }
+        query.push(") ORDER BY id DESC");
     }
     let mut rows: Vec<GradeRow> = query.build_query_as().persistent(false).fetch_all(pool).await?;
     let more = rows.len() > limit as usize;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A database server sized like a production server of `just scale`'s data, on its own port and
+# data directory beside the shared one (which it never touches):
+#   scripts/scale-server.sh start mariadb|mysql   start it (its data stays between runs), print its URL
+#   scripts/scale-server.sh stop mariadb|mysql    stop it
+#   scripts/scale-server.sh url mariadb|mysql     print its URL (for MYSQL_SERVER_URL / MYSQL_URL)
+# MariaDB is Debian's, natively on port 3316; MySQL is the sandbox's MySQL image (MYSQL_IMAGE in
+# .env, `just base-images`) in a container on port 3317, both with root and an empty password.
+#   SCALE_BUFFER_POOL (12G)  SCALE_REDO_LOG (2G)  SCALE_DATA (/var/lib/grades-scale)
+#
+# Why 12 GiB: 100 M grades take about 20 GiB of tables and indexes; a registrar would run them on
+# a 16 GiB database machine (Cloud SQL db-custom-4-16384 or its like), and MySQL's own rule for a
+# dedicated server (innodb_dedicated_server) gives such a machine 0.75 of its memory as buffer
+# pool: 12 GiB. The redo log is sized so a checkpoint does not stall a bulk load (MySQL's
+# dedicated-server rule gives a 16 GiB machine about 2 GiB too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+action=${1:?usage: scale-server.sh start|stop|url mariadb|mysql}
+kind=${2:?usage: scale-server.sh start|stop|url mariadb|mysql}
+pool=${SCALE_BUFFER_POOL:-12G}
+redo=${SCALE_REDO_LOG:-2G}
+data=${SCALE_DATA:-/var/lib/grades-scale}/$kind
+
+case $kind in
+    mariadb) port=3316 ;;
+    mysql) port=3317 ;;
+    *) echo "unknown server kind '$kind': mariadb or mysql" >&2; exit 2 ;;
+esac
+url=mysql://root@127.0.0.1:$port
+container=grades-scale-mysql
+
+answers() {
+    local client=mysql
+    command -v mariadb >/dev/null && client=mariadb
+    "$client" -h127.0.0.1 -P"$port" -uroot -e 'SELECT 1' >/dev/null 2>&1
+}
+
+wait_answering() {
+    local i
+    for ((i = 0; i < 180; i++)); do
+        answers && return 0
+        sleep 1
+    done
+    echo "the $kind server did not answer on port $port within 180 s: see $1" >&2
+    return 1
+}
+
+start_mariadb() {
+    mkdir -p "$data"
+    if [[ ! -d $data/db/mysql ]]; then
+        mariadb-install-db --no-defaults --datadir="$data/db" --auth-root-authentication-method=normal \
+            --skip-test-db --user=root >"$data/install.log" 2>&1
+    fi
+    start-stop-daemon --start --background --pidfile "$data/mariadbd.pid" --exec "$(command -v mariadbd || echo /usr/sbin/mariadbd)" -- \
+        --no-defaults --user=root --datadir="$data/db" --port="$port" --bind-address=127.0.0.1 \
+        --socket="$data/mariadbd.sock" --pid-file="$data/mariadbd.pid" --log-error="$data/error.log" \
+        --innodb-buffer-pool-size="$pool" --innodb-log-file-size="$redo" --max-connections=500
+    wait_answering "$data/error.log"
+}
+
+start_mysql() {
+    local image
+    image=${MYSQL_IMAGE:-$(sed -n 's/^MYSQL_IMAGE=//p' .env 2>/dev/null | tail -n 1)}
+    [[ -n $image ]] || { echo "no MySQL image: run 'just base-images' first (it writes MYSQL_IMAGE to .env)" >&2; exit 1; }
+    mkdir -p "$data"
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    docker run -d --name "$container" -p "127.0.0.1:$port:3306" -v "$data:/var/lib/mysql" \
+        -e MYSQL_ALLOW_EMPTY_PASSWORD=yes "$image" \
+        --innodb-buffer-pool-size="$pool" --innodb-redo-log-capacity="$redo" --max-connections=500 >/dev/null
+    wait_answering "docker logs $container"
+}
+
+case $action in
+    start)
+        answers || "start_$kind"
+        echo "$url"
+        ;;
+    stop)
+        if [[ $kind == mysql ]]; then
+            docker stop -t 60 "$container" >/dev/null 2>&1 || true
+            docker rm "$container" >/dev/null 2>&1 || true
+        elif [[ -f $data/mariadbd.pid ]]; then
+            start-stop-daemon --stop --retry 60 --pidfile "$data/mariadbd.pid" || true
+        fi
+        ;;
+    url) echo "$url" ;;
+    *) echo "unknown action '$action': start, stop or url" >&2; exit 2 ;;
+esac
