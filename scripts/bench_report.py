@@ -36,10 +36,13 @@ def machine():
             cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    server = command_output("mariadb", "--version") or command_output("mysql", "--version")
-    server = re.sub(r".*Distrib ([^,]+),.*", r"\1", server)
+    # The server the benchmark used (benchmark.sh asks it); else the local client's version.
+    server = os.environ.get("BENCH_SERVER_VERSION") or re.sub(
+        r".*Distrib ([^,]+),.*", r"\1", command_output("mariadb", "--version") or command_output("mysql", "--version")
+    )
+    kind = "MariaDB" if "MariaDB" in server else "MySQL"
     return (
-        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, MySQL/MariaDB {server}, "
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, {kind} {server}, "
         f"{command_output('rustc', '--version')}, {command_output('redis-server', '--version').split(' sha=')[0]}"
     )
 

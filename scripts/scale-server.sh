@@ -4,11 +4,19 @@
 #   scripts/scale-server.sh start mariadb|mysql   start it (its data stays between runs), print its URL
 #   scripts/scale-server.sh stop mariadb|mysql    stop it
 #   scripts/scale-server.sh url mariadb|mysql     print its URL (for MYSQL_SERVER_URL / MYSQL_URL)
+#   scripts/scale-server.sh seed mariadb|mysql N [DB]   start it and fill DB (grades_100m) with N
+#       grades (`grades-bench seed`, target/release), timed, with the server's memory and disk after
+#       it. On MySQL the instance's redo log is off during the load (ALTER INSTANCE DISABLE INNODB
+#       REDO_LOG, MySQL's switch for loading a new instance: a third less time here) and back on
+#       before anything measures it; a crash meanwhile would lose the instance, which is why only
+#       this server of its own does it. MariaDB has no such switch.
 # MariaDB is Debian's, natively on port 3316; MySQL is the sandbox's MySQL image (MYSQL_IMAGE in
 # .env, `just base-images`) in a container on port 3317, both with root and an empty password.
 #   SCALE_BUFFER_POOL (12G)  SCALE_REDO_LOG (2G)  SCALE_DATA (/var/lib/grades-scale)
 #
-# Why 12 GiB: 100 M grades take about 20 GiB of tables and indexes; a registrar would run them on
+# Why 12 GiB: 100 M grades take about 17 GiB of tables and indexes (20 GiB of data directory on
+# MariaDB), of which the dashboard and the inserts touch the summaries (about 4 GiB) and the newest
+# end of each index of `grades`; a registrar would run them on
 # a 16 GiB database machine (Cloud SQL db-custom-4-16384 or its like), and MySQL's own rule for a
 # dedicated server (innodb_dedicated_server) gives such a machine 0.75 of its memory as buffer
 # pool: 12 GiB. The redo log is sized so a checkpoint does not stall a bulk load (MySQL's
@@ -30,11 +38,10 @@ esac
 url=mysql://root@127.0.0.1:$port
 container=grades-scale-mysql
 
-answers() {
-    local client=mysql
-    command -v mariadb >/dev/null && client=mariadb
-    "$client" -h127.0.0.1 -P"$port" -uroot -e 'SELECT 1' >/dev/null 2>&1
-}
+client=mysql
+command -v mariadb >/dev/null && client=mariadb
+sql() { "$client" -h127.0.0.1 -P"$port" -uroot -N -B -e "$1"; }
+answers() { sql 'SELECT 1' >/dev/null 2>&1; }
 
 wait_answering() {
     local i
@@ -85,5 +92,20 @@ case $action in
         fi
         ;;
     url) echo "$url" ;;
+    seed)
+        count=${3:?usage: scale-server.sh seed mariadb|mysql COUNT [DATABASE]}
+        database=${4:-grades_100m}
+        answers || "start_$kind"
+        [[ $kind == mysql ]] && sql "ALTER INSTANCE DISABLE INNODB REDO_LOG"
+        started=$SECONDS
+        MYSQL_URL=$url/$database REDIS_PREFIX=${REDIS_PREFIX:-scale-$database:} target/release/grades-bench seed "$count" || status=$?
+        echo "seed: $((SECONDS - started)) s wall"
+        [[ $kind == mysql ]] && sql "ALTER INSTANCE ENABLE INNODB REDO_LOG"
+        process=mysqld
+        [[ $kind == mariadb ]] && process=mariadbd
+        echo "server: $(sql "SELECT @@version"), buffer pool $(sql "SELECT @@innodb_buffer_pool_size DIV 1048576") MiB, resident $(($(ps -C "$process" -o rss= | sort -n | tail -1) / 1024)) MiB"
+        echo "tables and indexes of $database: $(sql "SELECT ROUND(SUM(data_length + index_length) / POW(1024, 3), 1) FROM information_schema.tables WHERE table_schema = '$database'") GiB; data directory: $(du -sh "$data" | cut -f1)"
+        exit "${status:-0}"
+        ;;
     *) echo "unknown action '$action': start, stop or url" >&2; exit 2 ;;
 esac

@@ -36,11 +36,7 @@ held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
 # Each database gets its own prefix below (scale-DB:), and the services its MYSQL_URL.
 benchmark_start scale "$big" scale: 8200 "${BENCH_BIN:-}"
 command -v oha >/dev/null || cargo install --locked oha
-version=$(sql_value "$big" "SELECT @@version")
 pool_bytes=$(sql_value "$big" "SELECT @@innodb_buffer_pool_size")
-# The server's process, watched for CPU and memory (a container's runs on this host too).
-server_process=mysqld
-[[ $version == *MariaDB* ]] && server_process=mariadbd
 rest=$(service_url rest-api)
 realtime=$(service_url realtime)
 # The live state's hash under a prefix, as crates/live/src/keys.rs names it (docs/CONTRACTS.md,
@@ -74,13 +70,13 @@ caught_up() { # seconds until both projections have folded everything and the li
 
 ingest() { # label
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 5 --connections 32 \
-        --idempotency-ratio "$key_share" --watch rest-api,realtime,$server_process,redis-server --json "$out/ingest-$1.json" >/dev/null
+        --idempotency-ratio "$key_share" --json "$out/ingest-$1.json" >/dev/null
     echo "$1: $(python3 scripts/bench_report.py summary "$out/ingest-$1.json")"
 }
 
 flushed() { # label prefix db: the live state deleted under load
     "$bin/grades-bench" run --url "$rest/grades" --rate "$rate" --duration "$seconds" --warmup 0 --connections 32 \
-        --idempotency-ratio "$key_share" --watch rest-api,realtime,$server_process,redis-server --json "$out/flush-$1.json" >/dev/null &
+        --idempotency-ratio "$key_share" --json "$out/flush-$1.json" >/dev/null &
     local load=$! deleted back="" i total count
     sleep 10
     redis-cli -u "$redis" DEL "$(live_key "$2")" >/dev/null
@@ -115,6 +111,6 @@ done
 sql -e "DROP DATABASE IF EXISTS $empty"
 keys=$(sql_value "$big" "SELECT COUNT(*) FROM idempotency_keys")
 disk=$(sql_value "$big" "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = DATABASE()")
-echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"idempotency_keys\": $keys, \"key_share\": $key_share, \"rate\": $rate, \"requests\": $requests, \"read_seconds\": $read_seconds, \"server_version\": \"$version\", \"buffer_pool_bytes\": $pool_bytes, \"disk_bytes\": $disk}" >"$out/meta.json"
+echo "{\"big\": \"$big\", \"empty\": \"$empty\", \"grades\": $held, \"idempotency_keys\": $keys, \"key_share\": $key_share, \"rate\": $rate, \"requests\": $requests, \"read_seconds\": $read_seconds, \"server_version\": \"$BENCH_SERVER_VERSION\", \"buffer_pool_bytes\": $pool_bytes, \"disk_bytes\": $disk}" >"$out/meta.json"
 python3 scripts/bench_report.py scale "$out" BENCHMARKS.md
 echo "wrote BENCHMARKS.md (results in $out/)"

@@ -7,7 +7,9 @@
 #       functions at it, `redis` (REDIS_URL, default redis://127.0.0.1:6379), `db` and `prefix`
 #       (DATABASE, REDIS_PREFIX), `out` (target/NAME, created) and `bin` (BIN_DIR, else release
 #       binaries built now); the services it starts use DATABASE on that server, keys under
-#       REDIS_PREFIX and the ports at PORT_BASE (services.sh), log JSON at warn, and are stopped on exit
+#       REDIS_PREFIX and the ports at PORT_BASE (services.sh), log JSON at warn, and are stopped on exit;
+#       exports BENCH_SERVER_VERSION (the server's @@version, which the reports print) and BENCH_WATCH
+#       (the processes grades-bench watches: the services, the server's own process, Redis)
 #   now                              the time in seconds, as a decimal
 #   seconds_since START              seconds from START (a `now`) to now, to 0.01 s
 
@@ -20,6 +22,12 @@ benchmark_start() {
     db=$2 prefix=$3 SERVICES_PORT_BASE=$4
     mkdir -p "$out"
     sql_server "$server"
+    BENCH_SERVER_VERSION=$(sql -N -B -e "SELECT @@version") ||
+        { echo "no database server answers at $server (MYSQL_SERVER_URL)" >&2; return 1; }
+    # A container's server runs on this host too, under its own process name.
+    local server_process=mysqld
+    [[ $BENCH_SERVER_VERSION == *MariaDB* ]] && server_process=mariadbd
+    export BENCH_SERVER_VERSION BENCH_WATCH=rest-api,grpc-client,grpc-server,realtime,$server_process,redis-server
     if [[ -n ${5:-} ]]; then
         bin=$5
     else

@@ -34,6 +34,10 @@ struct Cli {
     command: Command,
 }
 
+/// The processes measured by default: every service, MariaDB and Redis (scripts/lib/benchmark.sh
+/// names the server's own process in BENCH_WATCH: `mysqld` for MySQL).
+const WATCHED: &str = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server";
+
 #[derive(clap::Args, Clone)]
 struct Target {
     /// POST /grades URL of a route (or of the ingress: results are split by X-Route).
@@ -49,7 +53,7 @@ struct Target {
     #[arg(long, default_value_t = 256)]
     connections: usize,
     /// Process names whose CPU and memory are measured (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
+    #[arg(long, env = "BENCH_WATCH", value_delimiter = ',', default_value = WATCHED)]
     watch: Vec<String>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -109,7 +113,7 @@ enum Command {
     Watch {
         #[arg(long)]
         seconds: f64,
-        #[arg(long, value_delimiter = ',', default_value = "rest-api,grpc-client,grpc-server,realtime,mariadbd,redis-server")]
+        #[arg(long, env = "BENCH_WATCH", value_delimiter = ',', default_value = WATCHED)]
         watch: Vec<String>,
     },
     /// Load N realistic grades into MYSQL_URL with their summaries, and rebuild the live state.
