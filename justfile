@@ -177,7 +177,7 @@ flamegraphs:
 live:
     bash scripts/live.sh
 
-# Ingest, Redis loss and every dashboard endpoint at scale, against a seeded database (SCALE_DB, default grades_10m: `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000` first) and an empty one. Not part of CI.
+# Ingest, Redis loss and every dashboard endpoint (one reader, 16 and 64 at once) at scale, against a seeded database (SCALE_DB, default grades_10m: `MYSQL_URL=mysql://root@127.0.0.1:3306/grades_10m just seed 10000000` first) and an empty one, on MYSQL_SERVER_URL; at 100 M: `scripts/scale-server.sh seed mariadb 100000000`, then `MYSQL_SERVER_URL=$(scripts/scale-server.sh url mariadb) SCALE_DB=grades_100m just scale` (BENCHMARKS.md). Not part of CI.
 scale:
     bash scripts/scale.sh
 
