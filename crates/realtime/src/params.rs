@@ -136,6 +136,16 @@ pub fn room(curso: &str, semestre: &str, year: u16) -> String {
     format!("{STUDENTS_ROOM_PREFIX}{curso}:{semestre}:{year}")
 }
 
+/// The course term of a room [`room`] named, or `None` for a room that is not a `students` room
+/// (every other room is left alone). The names are this module's, so it alone reads them back.
+pub fn parse_room(name: &str) -> Option<(CourseCode, Semester, Year)> {
+    let mut parts = name.strip_prefix(STUDENTS_ROOM_PREFIX)?.splitn(3, ':');
+    let curso = CourseCode::parse(parts.next()?).ok()?;
+    let semestre = Semester::parse(parts.next()?).ok()?;
+    let year = Year::new(parts.next()?.parse().ok()?).ok()?;
+    Some((curso, semestre, year))
+}
+
 #[cfg(test)]
 mod tests {
     use grades_domain::Course;
@@ -192,6 +202,10 @@ mod tests {
     fn selection_is_validated_and_named() {
         let ok = StudentsSelection::from_json(&json!({"curso": "so1", "semestre": "2s", "year": "2023"}), &catalog()).unwrap();
         assert_eq!(ok.room(), "students:SO1:2S:2023");
+        assert_eq!(parse_room(&ok.room()), Some((ok.curso.clone(), ok.semestre, ok.year)), "a room reads back as its term");
+        for other in ["all_grades", "students:SO1:2S", "students:SO1:3S:2023", "students::2S:2023", "students:SO1:2S:year"] {
+            assert_eq!(parse_room(other), None, "{other} is not a students room");
+        }
         for bad in [
             json!("SO1"),
             json!({"curso": "SO1", "semestre": "2S"}),

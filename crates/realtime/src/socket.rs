@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 
+use grades_live::StudentCount;
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -58,7 +59,7 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
         Ok(grades) => emit(&socket, "recent_grades", &grades),
         Err(error) => tracing::warn!(%error, "no initial recent grades for a new client"),
     }
-    match state.hub.routes(&state).await {
+    match state.hub.routes(|| api::route_stats(&state)).await {
         Ok(routes) => emit(&socket, "routes", &routes),
         Err(error) => tracing::warn!(%error, "no initial route figures for a new client"),
     }
@@ -73,15 +74,6 @@ struct FeedAck {
 #[derive(Serialize)]
 struct ErrorEvent {
     message: String,
-}
-
-#[derive(Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub(crate) struct StudentsEvent<'a> {
-    curso: &'a str,
-    semestre: &'a str,
-    year: u16,
-    students: u64,
 }
 
 fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T) {
@@ -113,7 +105,8 @@ async fn on_subscribe_students(socket: SocketRef, State(state): State<AppState>,
     socket.join(room);
     let (curso, semestre, year) = (selection.curso.as_str(), selection.semestre.as_str(), selection.year.get());
     match state.live.students(curso, semestre, year).await {
-        Ok(students) => emit(&socket, "students", &StudentsEvent { curso, semestre, year, students }),
+        // The same shape as every later `students` push (the hub sends the live state's counts).
+        Ok(students) => emit(&socket, "students", &StudentCount { curso: curso.to_owned(), semestre: semestre.to_owned(), year, students }),
         Err(error) => {
             tracing::warn!(%error, "students count unavailable");
             reject(&socket, "live student counts are unavailable right now; updates will follow when they return".into());

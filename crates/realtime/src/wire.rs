@@ -12,7 +12,6 @@ use grades_storage::stats::{CourseStudents, GradePage, PassFail, StudentAverage}
 use ts_rs::{Config, TS};
 
 use crate::api::{RouteStat, RouteStats, TopCourses, TopStudents, Totals};
-use crate::socket::StudentsEvent;
 
 fn wire_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../frontend/src/lib/wire.ts")
@@ -35,7 +34,6 @@ fn declarations() -> String {
         RouteCounts::decl(&config),
         Totals::decl(&config),
         StudentCount::decl(&config),
-        StudentsEvent::decl(&config),
         LiveEvent::decl(&config),
         RouteStat::decl(&config),
         RouteStats::decl(&config),

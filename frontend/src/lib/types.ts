@@ -11,7 +11,7 @@ export type RouteCount = wire.RouteCounts;
 /** Socket.IO `total` event and `GET /api/live`. */
 export type TotalEvent = wire.Totals;
 /** Socket.IO `students` event. */
-export type StudentsEvent = wire.StudentsEvent;
+export type StudentsEvent = wire.StudentCount;
 export type Course = wire.Course;
 export type GradesPage = wire.GradePage;
 export type PassFail = wire.PassFail;

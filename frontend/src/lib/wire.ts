@@ -157,8 +157,6 @@ year: number,
  */
 students: number, };
 
-export type StudentsEvent = { curso: string, semestre: string, year: number, students: number, };
-
 export type LiveEvent = { 
 /**
  * Grades stored.
