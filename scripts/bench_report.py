@@ -47,6 +47,12 @@ def machine():
     )
 
 
+def server_suffix():
+    """`-mysql` when the benchmark's server (BENCH_SERVER_VERSION, from benchmark.sh) is MySQL."""
+    server = os.environ.get("BENCH_SERVER_VERSION", "MariaDB")
+    return "" if "MariaDB" in server else "-mysql"
+
+
 def written_by(recipe):
     """The opening of a section: what wrote it, when, and on what."""
     return f"Written by `just {recipe}` ({datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {machine()})"
@@ -540,8 +546,9 @@ def main(argv):
     elif len(argv) == 3 and argv[0] in SECTIONS:
         kind, source, report = argv
         section = SECTIONS[kind](source)
-        # A section may name itself (the scale section after its server); else the recipe names it.
-        name, section = section if isinstance(section, tuple) else (kind, section)
+        # A section may name itself (the scale section after its server); else the recipe names it,
+        # with `-mysql` after it when the benchmark ran on MySQL, so both servers' figures stand.
+        name, section = section if isinstance(section, tuple) else (kind + server_suffix(), section)
         splice(report, name, section)
     else:
         sys.exit(f"usage: {__doc__}")

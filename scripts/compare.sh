@@ -5,7 +5,8 @@
 # the last step that held is the route's maximum sustainable throughput; one more run at half of it
 # gives its latency under comfortable load. Writes its section of BENCHMARKS.md, docs/compare.svg and
 # docs/compare.json (the summary the dashboard shows as the published comparison, via realtime's
-# GET /api/compare).
+# GET /api/compare); on a MySQL server (MYSQL_SERVER_URL), the `compare-mysql` section,
+# docs/compare-mysql.svg and docs/compare-mysql.json instead, beside MariaDB's.
 #   COMPARE_SECONDS (8) measured seconds per step   COMPARE_SLO_MS (20) p99 SLO
 #   COMPARE_START (2000) first rate   COMPARE_FACTOR (1.25)   BENCH_STUDENTS (500)
 #   MYSQL_SERVER_URL (mysql://root@127.0.0.1:3306)  REDIS_URL (redis://127.0.0.1:6379)
@@ -39,12 +40,15 @@ for route in rest grpc; do
     services_stop 10
 done
 
+# A MySQL server's figures go beside MariaDB's, under names of their own.
+chart=docs/compare
+[[ $BENCH_SERVER_VERSION == *MariaDB* ]] || chart=docs/compare-mysql
 # docs/compare.svg and the summary the dashboard shows; BENCHMARKS.md's tables are bench_report.py's
 # (`grades-bench report` still requires --markdown: its own tables go nowhere).
-"$bin/grades-bench" report "$out/rest.json" "$out/grpc.json" --markdown /dev/null --svg docs/compare.svg \
-    --json docs/compare.json --measured-at "$measured_at" --machine "$(python3 scripts/bench_report.py machine)" \
+"$bin/grades-bench" report "$out/rest.json" "$out/grpc.json" --markdown /dev/null --svg "$chart.svg" \
+    --json "$chart.json" --measured-at "$measured_at" --machine "$(python3 scripts/bench_report.py machine)" \
     --command "just compare (COMPARE_SECONDS=$seconds COMPARE_SLO_MS=$slo COMPARE_START=$first_rate COMPARE_FACTOR=$factor BENCH_STUDENTS=$students)"
 echo '{"routes": ["rest", "grpc"]}' >"$out/meta.json"
 python3 scripts/bench_report.py compare "$out" BENCHMARKS.md
 sql -e "DROP DATABASE IF EXISTS $db"
-echo "wrote BENCHMARKS.md, docs/compare.svg and docs/compare.json ($out)"
+echo "wrote BENCHMARKS.md, $chart.svg and $chart.json ($out)"

@@ -5,6 +5,7 @@ import json
 import pathlib
 import tempfile
 import unittest
+import unittest.mock
 
 import bench_report
 
@@ -181,3 +182,17 @@ class ScaleSection(unittest.TestCase):
             "| `/api/grades?semestre=2S` | 200 | 1.0 | 2.0 | 20.0 | **40.0** | 900 | 60.0 | **120.0** | 900 |", text
         )
         self.assertEqual(bench_report.scale_section(self.folder("10.11.19-MariaDB"))[0], "scale-mariadb")
+
+
+class SectionNames(unittest.TestCase):
+    """A benchmark run on MySQL writes its own section beside MariaDB's."""
+
+    def test_mysql_sections_get_their_own_name(self):
+        report = pathlib.Path(tempfile.mkdtemp()) / "BENCHMARKS.md"
+        for version, figure in (("10.11.19-MariaDB", "one"), ("9.7.4", "two")):
+            with unittest.mock.patch.dict("os.environ", {"BENCH_SERVER_VERSION": version}):
+                with unittest.mock.patch.dict(bench_report.SECTIONS, {"compare": lambda _folder, f=figure: f"{f}\n"}):
+                    bench_report.main(["compare", "unused", str(report)])
+        text = report.read_text()
+        self.assertIn("<!-- compare:start -->\none\n<!-- compare:end -->", text)
+        self.assertIn("<!-- compare-mysql:start -->\ntwo\n<!-- compare-mysql:end -->", text)
