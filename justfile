@@ -169,6 +169,10 @@ compare:
 protocol:
     bash scripts/protocol.sh
 
+# Does an independent generator agree? grades-bench and oha at the same open-loop rates on both routes, and oha's closed loop: BENCHMARKS.md. Not part of CI.
+crosscheck:
+    bash scripts/crosscheck.sh
+
 # CPU flamegraphs of every service of both routes at one offered rate (perf + inferno): docs/flamegraphs/. Not part of CI.
 flamegraphs:
     bash scripts/flamegraphs.sh

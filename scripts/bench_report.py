@@ -6,6 +6,7 @@ leaving the other sections as they are.
     python3 scripts/bench_report.py scale   target/scale              BENCHMARKS.md
     python3 scripts/bench_report.py live    target/live               BENCHMARKS.md
     python3 scripts/bench_report.py protocol target/protocol         BENCHMARKS.md
+    python3 scripts/bench_report.py crosscheck target/crosscheck     BENCHMARKS.md
     python3 scripts/bench_report.py machine        the machine, as the sections name it
     python3 scripts/bench_report.py summary FILE   one line about a `grades-bench run` result
 
@@ -509,6 +510,114 @@ def per_request_cpu(run):
     return {name: usage["cpu_seconds"] / ok * 1e6 for name, usage in sorted(run["processes"].items())}
 
 
+# ---------------------------------------------------------------- just crosscheck
+
+CROSSCHECK_SLO_MS = 20
+GENERATORS = ("grades-bench", "oha")
+
+
+def oha_figures(result, watch):
+    """An oha JSON result (and the watch beside it) in grades-bench's terms: served/s, ms, errors."""
+    statuses = result.get("statusCodeDistribution") or {}
+    # Requests in flight when the time is up are cut off by oha, not failed by the server.
+    failed = sum(n for e, n in (result.get("errorDistribution") or {}).items() if e != "aborted due to deadline")
+    return {
+        "served": result["summary"]["requestsPerSec"],
+        "p50_ms": result["latencyPercentiles"]["p50"] * 1000,
+        "p99_ms": result["latencyPercentiles"]["p99"] * 1000,
+        "errors": failed + sum(n for code, n in statuses.items() if not code.startswith("2")),
+        "ok": sum(n for code, n in statuses.items() if code.startswith("2")),
+        "processes": watch,
+    }
+
+
+def grades_bench_figures(result):
+    t = result["total"]
+    return {
+        "served": t["throughput_per_sec"],
+        "p50_ms": t["p50_ms"],
+        "p99_ms": t["p99_ms"],
+        "errors": errors(t),
+        "ok": t["ok"],
+        "processes": result["processes"],
+    }
+
+
+def crosscheck_runs(folder, meta):
+    """{(route, rate or "closed", generator): figures} from the run files of `just crosscheck`."""
+    runs = {}
+    for route in ("rest", "grpc"):
+        for rate in meta["rates"]:
+            stem = os.path.join(folder, f"{route}-{rate}")
+            runs[route, rate, "grades-bench"] = grades_bench_figures(read_json(f"{stem}-grades-bench.json"))
+            runs[route, rate, "oha"] = oha_figures(read_json(f"{stem}-oha.json"), read_json(f"{stem}-oha.watch.json"))
+        stem = os.path.join(folder, f"{route}-closed")
+        runs[route, "closed", "oha"] = oha_figures(read_json(f"{stem}-oha.json"), read_json(f"{stem}-oha.watch.json"))
+    return runs
+
+
+def highest_held(runs, route, rates, generator):
+    """The highest offered rate a generator saw held: p99 within the SLO, no errors, served ≥ 95 %."""
+    held = [
+        r
+        for r in rates
+        if runs[route, r, generator]["p99_ms"] <= CROSSCHECK_SLO_MS
+        and not runs[route, r, generator]["errors"]
+        and runs[route, r, generator]["served"] >= 0.95 * r
+    ]
+    return max(held, default=None)
+
+
+def crosscheck_section(folder):
+    """`just crosscheck`: grades-bench and oha at the same open-loop rates, and oha's closed loop."""
+    meta = read_json(os.path.join(folder, "meta.json"))
+    runs = crosscheck_runs(folder, meta)
+    rates = meta["rates"]
+    out = [
+        f"{written_by('crosscheck')}; {meta['seconds']} s per run, {meta['connections']} connections for both "
+        f"generators' open-loop runs, {meta['closed']} for the closed loop.\n",
+        "### Ratios (one run)\n",
+        "| route | measure | ratio | target |",
+        "|---|---|---|---|",
+    ]
+    for route in ("rest", "grpc"):
+        for rate in rates:
+            gb, oha = runs[route, rate, "grades-bench"], runs[route, rate, "oha"]
+            out.append(
+                f"| {route} | p99 at {rate:,}/s: oha / grades-bench ({oha['p99_ms']:.2f} / {gb['p99_ms']:.2f} ms) "
+                f"| {ratio(oha['p99_ms'], gb['p99_ms'])} | |"
+            )
+        closed = runs[route, "closed", "oha"]
+        for generator in GENERATORS:
+            held = highest_held(runs, route, rates, generator)
+            out.append(
+                f"| {route} | highest rate held open loop by {generator} (p99 ≤ {CROSSCHECK_SLO_MS} ms) "
+                "/ closed-loop rate "
+                f"({held or 0:,} / {closed['served']:,.0f} at p99 {closed['p99_ms']:.1f} ms) "
+                f"| **{ratio(held, closed['served'])}** | {'≥ 0.8' if route == 'rest' else ''} |"
+            )
+    out += [
+        "\n### Absolute figures\n",
+        "*CPU*: cores busy over the run, by process (the generator's own included).\n",
+        "| route | offered/s | generator | served/s | p50 ms | p99 ms | errors | CPU (cores) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (route, rate, generator), f in runs.items():
+        cpu = ", ".join(
+            f"{name} {usage['cores']:.2f}" for name, usage in sorted(f["processes"].items()) if usage["cores"] >= 0.01
+        )
+        offered = "closed loop" if rate == "closed" else f"{rate:,}"
+        out.append(
+            f"| {route} | {offered} | {generator} | {f['served']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
+            f"| {f['errors']} | {cpu} |"
+        )
+    out.append(
+        "\nCommand: `just crosscheck` (CROSSCHECK_RATES, CROSSCHECK_SECONDS, CROSSCHECK_CONNECTIONS, "
+        "CROSSCHECK_CLOSED)."
+    )
+    return "\n".join(out) + "\n"
+
+
 # ---------------------------------------------------------------- BENCHMARKS.md
 
 
@@ -535,6 +644,7 @@ SECTIONS = {
     "scale": scale_section,
     "live": live_section,
     "protocol": protocol_section,
+    "crosscheck": crosscheck_section,
 }
 
 

@@ -196,3 +196,46 @@ class SectionNames(unittest.TestCase):
         text = report.read_text()
         self.assertIn("<!-- compare:start -->\none\n<!-- compare:end -->", text)
         self.assertIn("<!-- compare-mysql:start -->\ntwo\n<!-- compare-mysql:end -->", text)
+
+
+class CrosscheckSection(unittest.TestCase):
+    """`just crosscheck`: both generators' figures side by side, oha's read from its own JSON."""
+
+    def test_ratios_and_the_highest_rate_each_generator_saw_held(self):
+        folder = pathlib.Path(tempfile.mkdtemp())
+        meta = {"seconds": 10, "connections": 256, "closed": 64, "rates": [1000, 8000]}
+        (folder / "meta.json").write_text(json.dumps(meta))
+        watch = {"oha": {"cpu_seconds": 3.0, "cores": 0.3}, "rest-api": {"cpu_seconds": 5.0, "cores": 0.5}}
+
+        def oha(rate, p99_s, aborted=2):
+            return {
+                "summary": {"requestsPerSec": rate},
+                "latencyPercentiles": {"p50": p99_s / 4, "p99": p99_s},
+                "statusCodeDistribution": {"201": rate * 10},
+                "errorDistribution": {"aborted due to deadline": aborted},
+            }
+
+        def grades_bench(rate, p99_ms):
+            total = {"throughput_per_sec": rate, "p50_ms": 1.0, "p99_ms": p99_ms, "errors": {}, "ok": rate * 10}
+            return {"total": total, "processes": {"grades-bench": {"cpu_seconds": 2.0, "cores": 0.2}}}
+
+        for route in ("rest", "grpc"):
+            (folder / f"{route}-1000-grades-bench.json").write_text(json.dumps(grades_bench(1000, 4.0)))
+            (folder / f"{route}-8000-grades-bench.json").write_text(json.dumps(grades_bench(7900, 40.0)))
+            (folder / f"{route}-1000-oha.json").write_text(json.dumps(oha(1000, 0.003)))
+            (folder / f"{route}-8000-oha.json").write_text(json.dumps(oha(7990, 0.012)))
+            (folder / f"{route}-closed-oha.json").write_text(json.dumps(oha(10000, 0.011)))
+            for run in ("1000", "8000", "closed"):
+                (folder / f"{route}-{run}-oha.watch.json").write_text(json.dumps(watch))
+        text = bench_report.crosscheck_section(folder)
+        self.assertIn("| rest | p99 at 1,000/s: oha / grades-bench (3.00 / 4.00 ms) | 0.75 | |", text)
+        self.assertIn(
+            "by grades-bench (p99 ≤ 20 ms) / closed-loop rate (1,000 / 10,000 at p99 11.0 ms) | **0.10** | ≥ 0.8 |",
+            text,
+        )
+        self.assertIn(
+            "open loop by oha (p99 ≤ 20 ms) / closed-loop rate (8,000 / 10,000 at p99 11.0 ms) | **0.80** | ≥ 0.8 |",
+            text,
+        )
+        self.assertIn("| rest | 8,000 | oha | 7,990 | 3.00 | 12.00 | 0 | oha 0.30, rest-api 0.50 |", text)
+        self.assertIn("| grpc | closed loop | oha | 10,000 |", text)
