@@ -32,8 +32,9 @@ oha_run() { # out_file url [oha options]: oha's JSON, and the processes' CPU ove
     local file=$1 url=$2
     shift 2
     "$bin/grades-bench" watch --seconds "$seconds" >"${file%.json}.watch.json" &
+    local watcher=$!
     oha --no-tui --output-format json -z "${seconds}s" -m POST -H 'content-type: application/json' -d "$body" "$@" "$url" >"$file"
-    wait
+    wait "$watcher"
 }
 
 for route in rest grpc; do
