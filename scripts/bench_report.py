@@ -603,9 +603,11 @@ def crosscheck_section(folder):
         "|---|---|---|---|---|---|---|---|",
     ]
     for (route, rate, generator), f in runs.items():
-        cpu = ", ".join(
-            f"{name} {usage['cores']:.2f}" for name, usage in sorted(f["processes"].items()) if usage["cores"] >= 0.01
-        )
+        # The other generator's name is only the watcher that measured this run.
+        shown = {
+            n: u for n, u in f["processes"].items() if u["cores"] >= 0.01 and (n == generator or n not in GENERATORS)
+        }
+        cpu = ", ".join(f"{name} {usage['cores']:.2f}" for name, usage in sorted(shown.items()))
         offered = "closed loop" if rate == "closed" else f"{rate:,}"
         out.append(
             f"| {route} | {offered} | {generator} | {f['served']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
