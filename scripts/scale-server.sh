@@ -15,17 +15,16 @@
 #   SCALE_BUFFER_POOL (12G)  SCALE_REDO_LOG (2G)  SCALE_DATA (/var/lib/grades-scale)
 #
 # Why 12 GiB: 100 M grades take about 17 GiB of tables and indexes (20 GiB of data directory on
-# MariaDB), of which the dashboard and the inserts touch the summaries (about 4 GiB) and the newest
-# end of each index of `grades`; a registrar would run them on
-# a 16 GiB database machine (Cloud SQL db-custom-4-16384 or its like), and MySQL's own rule for a
-# dedicated server (innodb_dedicated_server) gives such a machine 0.75 of its memory as buffer
-# pool: 12 GiB. The redo log is sized so a checkpoint does not stall a bulk load (MySQL's
-# dedicated-server rule gives a 16 GiB machine about 2 GiB too).
+# MariaDB), of which the dashboard and the inserts touch the summaries (about 4 GiB) and the
+# newest end of each index of `grades`. A registrar would run them on a 16 GiB, 4-vCPU database
+# machine (Cloud SQL db-custom-4-16384 or its like), and MySQL's own rule for a dedicated server
+# (innodb_dedicated_server) gives such a machine 0.75 of its memory as buffer pool, 12 GiB, and
+# half a GB of redo log per vCPU, 2 GiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-action=${1:?usage: scale-server.sh start|stop|url mariadb|mysql}
-kind=${2:?usage: scale-server.sh start|stop|url mariadb|mysql}
+action=${1:?usage: scale-server.sh start|stop|url|seed mariadb|mysql [COUNT [DATABASE]]}
+kind=${2:?usage: scale-server.sh start|stop|url|seed mariadb|mysql [COUNT [DATABASE]]}
 pool=${SCALE_BUFFER_POOL:-12G}
 redo=${SCALE_REDO_LOG:-2G}
 data=${SCALE_DATA:-/var/lib/grades-scale}/$kind
@@ -107,5 +106,5 @@ case $action in
         echo "tables and indexes of $database: $(sql "SELECT ROUND(SUM(data_length + index_length) / POW(1024, 3), 1) FROM information_schema.tables WHERE table_schema = '$database'") GiB; data directory: $(du -sh "$data" | cut -f1)"
         exit "${status:-0}"
         ;;
-    *) echo "unknown action '$action': start, stop or url" >&2; exit 2 ;;
+    *) echo "unknown action '$action': start, stop, url or seed" >&2; exit 2 ;;
 esac
