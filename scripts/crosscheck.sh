@@ -21,7 +21,7 @@ seconds=${CROSSCHECK_SECONDS:-10}
 connections=${CROSSCHECK_CONNECTIONS:-256}
 closed=${CROSSCHECK_CLOSED:-64}
 benchmark_start crosscheck grades_crosscheck crosscheck: "${CROSSCHECK_PORT_BASE:-8500}" "${BENCH_BIN:-}"
-command -v oha >/dev/null || cargo install --locked oha
+need_oha
 # oha sends one body; grades-bench draws each grade, here from the same one student and year.
 body='{"carnet": 201900123, "nombre": "Alumno 7", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023}'
 

@@ -35,7 +35,7 @@ held=$(sql_value "$big" "SELECT COUNT(*) FROM grades" 2>/dev/null) ||
 
 # Each database gets its own prefix below (scale-DB:), and the services its MYSQL_URL.
 benchmark_start scale "$big" scale: 8200 "${BENCH_BIN:-}"
-command -v oha >/dev/null || cargo install --locked oha
+need_oha
 pool_bytes=$(sql_value "$big" "SELECT @@innodb_buffer_pool_size")
 rest=$(service_url rest-api)
 realtime=$(service_url realtime)

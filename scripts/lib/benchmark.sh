@@ -10,6 +10,7 @@
 #       REDIS_PREFIX and the ports at PORT_BASE (services.sh), log JSON at warn, and are stopped on exit;
 #       exports BENCH_SERVER_VERSION (the server's @@version, which the reports print) and BENCH_WATCH
 #       (the processes grades-bench watches: the services, the server's own process, Redis)
+#   need_oha                         installs oha (crates registry) when it is missing
 #   now                              the time in seconds, as a decimal
 #   seconds_since START              seconds from START (a `now`) to now, to 0.01 s
 
@@ -37,6 +38,8 @@ benchmark_start() {
     trap 'services_stop 10' EXIT
     export MYSQL_URL=$server/$db REDIS_URL=$redis REDIS_PREFIX=$prefix LOG_FORMAT=json RUST_LOG=warn
 }
+
+need_oha() { command -v oha >/dev/null || cargo install --locked oha; }
 
 now() { date +%s.%N; }
 seconds_since() { python3 -c "print(round($(now) - $1, 2))"; }

@@ -98,9 +98,10 @@ const RECENT_WINDOW: u64 = 2_000;
 /// (as in `just seed`'s data) that is about two rows read per row listed, and since the range is
 /// every id between its bottom and the cursor, its newest matches are the newest overall. When it
 /// holds fewer than a page (a rare filter, the oldest grades, or a semester other than the one
-/// being entered now, when grades arrive term by term), the filter is split into filters an index serves, each read newest-first for
-/// one page of ids (which the index holds: an InnoDB secondary index carries the primary key),
-/// and the union is cut to the page:
+/// being entered now, when grades arrive term by term), that read was spent for nothing and the
+/// filter is split into filters an index serves, each read newest-first for one page of ids
+/// (which the index holds: an InnoDB secondary index carries the primary key), and the union is
+/// cut to the page:
 /// - with a `year` but no `semestre`: one read per semester;
 /// - with a `semestre` but no `year`: one read per year that has grades of that semester (from
 ///   `course_term_stats`), plus the grades the projector has not folded yet (above its
