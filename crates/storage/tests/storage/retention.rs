@@ -79,7 +79,11 @@ async fn expired_keys_are_deleted_and_fresh_ones_kept() {
     insert_keys(&db, "new", 50, 0).await;
 
     let sweeper = Sweeper::start(&db, quick_retention());
-    let swept = eventually(Duration::from_secs(20), || async { (keys_like(&db, "expired").await == 0).then_some(()) }).await;
+    // The sweeper counts a batch after its DELETE commits: wait for the count too, not just the rows.
+    let swept = eventually(Duration::from_secs(20), || async {
+        (keys_like(&db, "expired").await == 0 && sweeper.metrics.expired.get() >= 2_345).then_some(())
+    })
+    .await;
     assert!(swept.is_some(), "expired keys are still there: {}", keys_like(&db, "expired").await);
     assert_eq!(sweeper.metrics.expired.get(), 2_345, "every deleted key is counted, once");
     assert_eq!((keys_like(&db, "fresh").await, keys_like(&db, "new").await), (300, 50), "keys inside the window are kept");
